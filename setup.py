@@ -1,0 +1,34 @@
+"""Build pybuf's extension modules.
+
+Metadata lives in pyproject.toml; this file only lists the extensions and sets
+the Cython directives, once, for all of them.  ``PYBUF_DEBUG=1`` turns the
+bounds, wraparound and initialisation checks back on.
+"""
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("PYBUF_DEBUG", "") not in ("", "0")
+
+directives = {
+    "language_level": 3,
+    "binding": True,
+    "embedsignature": True,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": not DEBUG,
+}
+
+extra_compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+
+MODULES = ["buffer", "kernels"]
+
+extensions = [
+    Extension(f"pybuf.{name}", [f"pybuf/{name}.pyx"],
+              extra_compile_args=extra_compile_args)
+    for name in MODULES
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives))
