@@ -1,0 +1,38 @@
+# The Buffer class, as other Cython extensions see it:
+#     from pybuf.buffer cimport Buffer
+# ABI: append new members at the end, never reorder or remove them.
+
+cdef class Buffer:
+    # --- public C attributes ---------------------------------------------
+    cdef char *data                 # address of the first item
+    cdef int ndim                   # also read-only properties from Python:
+    cdef Py_ssize_t itemsize        # ndim, itemsize, nbytes
+    cdef Py_ssize_t nbytes          # prod(shape) * itemsize
+    # --- layout ------------------------------------------------------------
+    cdef Py_ssize_t *_shape         # ndim entries (NULL when ndim == 0)
+    cdef Py_ssize_t *_strides       # ndim entries, bytes (NULL when ndim == 0)
+    cdef Py_ssize_t *_suboffsets    # NULL unless the memory is indirect
+    cdef bytes _format              # NUL-terminated, handed to consumers
+    cdef str _fmt                   # the format as given
+    cdef char _code                 # native single-char code, or 0
+    cdef object _parsed             # pybuf.formats.Format, or None if opaque
+    cdef bint _readonly
+    cdef bint _c_contig
+    cdef bint _f_contig
+    # --- ownership ---------------------------------------------------------
+    cdef void *_mem                 # owned allocation, or NULL for a view
+    cdef Py_ssize_t _align
+    cdef object _base               # exporter viewed, or None when owner
+    cdef Py_buffer _src             # buffer held on _base (if _has_src)
+    cdef bint _has_src
+    cdef bint _released
+    cdef Py_ssize_t _exports        # live exports of this object
+    cdef object __weakref__
+
+    cdef int _check(self) except -1          # ValueError once released
+    cdef int _check_writable(self) except -1 # ... and BufferError if read-only
+    cdef object _get(self, const char *p)    # item at p, as a Python object
+    cdef int _set(self, char *p, object value) except -1
+    cdef tuple _entry(self)
+    cdef object _tolist(self, const char *p, int dim)
+    cdef void _free(self) noexcept

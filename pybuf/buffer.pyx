@@ -1,0 +1,1349 @@
+"""The Buffer class: owned, aligned memory (or a view of any exporter),
+exported exactly as PEP 3118 and CPython's own exporters do.
+
+Layout of a Buffer: ``data`` points at the first item; ``_shape`` and
+``_strides`` (bytes) describe ``ndim`` dimensions; ``_suboffsets`` is NULL
+unless the memory came from an indirect (PIL-style) exporter.  A Buffer
+either owns ``_mem`` (an aligned ``malloc`` block) or holds a buffer
+``_src`` acquired from ``_base``.  Views of a Buffer acquire a buffer from
+it, so their source counts them as exports and can neither be released nor
+resized while they live.
+"""
+cimport cython
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
+                             PyObject_CheckBuffer, PyBUF_FULL_RO, PyBUF_FULL)
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.float cimport PyFloat_AsDouble
+from cpython.long cimport PyLong_FromVoidPtr
+from cpython.number cimport PyIndex_Check, PyNumber_Index
+from cpython.object cimport PyObject_IsTrue
+from libc.stdint cimport uintptr_t
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memcpy, memset, memcmp
+
+from pybuf._types cimport MAX_NDIM
+from pybuf.kernels cimport copy_items, fill_items
+
+from pickle import PickleBuffer
+
+from pybuf import formats as _formats
+
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+    int PySlice_Unpack(object slice, Py_ssize_t *start, Py_ssize_t *stop,
+                       Py_ssize_t *step) except -1
+    Py_ssize_t PySlice_AdjustIndices(Py_ssize_t length, Py_ssize_t *start,
+                                     Py_ssize_t *stop, Py_ssize_t step)
+
+cdef extern from *:
+    """
+    #include <sys/mman.h>
+    /* Ask for transparent huge pages on large owned blocks: first touch of a
+       64 MiB buffer costs about half as much.  A hint only; ignored where
+       the platform has no such advice. */
+    static void pybuf_advise_huge(void *p, size_t n) {
+    #if defined(MADV_HUGEPAGE)
+        const size_t huge = (size_t)2 << 20;
+        uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
+        uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)(huge - 1);
+        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    #else
+        (void)p; (void)n;
+    #endif
+    }
+    """
+    void pybuf_advise_huge(void *p, size_t n) nogil
+
+# Request-flag bits (PEP 3118).  A composite such as PyBUF_C_CONTIGUOUS
+# includes the bits of PyBUF_STRIDES and PyBUF_ND.
+cdef enum:
+    F_WRITABLE = 0x0001
+    F_FORMAT = 0x0004
+    F_ND = 0x0008
+    F_STRIDES = 0x0018
+    F_C_CONTIGUOUS = 0x0038
+    F_F_CONTIGUOUS = 0x0058
+    F_ANY_CONTIGUOUS = 0x0098
+    F_INDIRECT = 0x0118
+    F_KNOWN_BITS = 0x01FD
+    HUGE_ADVICE_BYTES = 8 << 20
+    DEF_ALIGN = 64
+
+
+# Formats with a per-item fast path (read and written without the format
+# engine), as memoryview reads them.
+cdef bytes _NATIVE_CODES = b"?cbBhHiIlLqQnNfdP"
+
+# format string -> (str, bytes, itemsize, code, Format or None).  Creating a
+# Buffer with a format seen before is a dict lookup, not a parse.
+cdef dict _FORMATS = {}
+
+
+cdef tuple _format_entry(object fmt):
+    """Look up (or parse and cache) a format given by a user."""
+    cdef tuple entry = _FORMATS.get(fmt)
+    if entry is not None:
+        return entry
+    if isinstance(fmt, bytes):
+        fmt = (<bytes>fmt).decode("ascii", "replace")
+    if not isinstance(fmt, str):
+        raise TypeError(f"format must be a str, not {type(fmt).__name__}")
+    if not (<str>fmt).isascii() or "\0" in <str>fmt:
+        raise ValueError(f"invalid format {fmt!r}: not printable ASCII")
+    parsed = _formats.parse_format(fmt)
+    entry = _make_entry(fmt, (<str>fmt).encode("ascii"), parsed.itemsize, parsed)
+    if len(_FORMATS) < 4096:
+        _FORMATS[fmt] = entry
+    return entry
+
+
+cdef tuple _make_entry(str fmt, bytes raw, Py_ssize_t itemsize, object parsed):
+    cdef str bare = fmt[1:] if fmt.startswith("@") else fmt
+    cdef char code = 0
+    if len(bare) == 1 and bare.isascii() and bare.encode("ascii") in _NATIVE_CODES:
+        code = ord(bare)
+    return (fmt, raw, itemsize, code, parsed)
+
+
+cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
+    """Format entry for a buffer acquired from another exporter.  A format
+    the engine cannot read is kept as opaque items of ``itemsize`` bytes."""
+    cdef bytes raw = b"B" if cfmt == NULL else <bytes>cfmt
+    cdef str fmt = raw.decode("ascii", "replace")
+    cdef tuple entry = _FORMATS.get(fmt)
+    if entry is not None and entry[2] == itemsize:
+        return entry
+    try:
+        parsed = _formats.parse_format(fmt)
+    except (ValueError, NotImplementedError):
+        parsed = None
+    if parsed is not None and parsed.itemsize != itemsize:
+        parsed = None
+    return _make_entry(fmt, raw, itemsize, parsed)
+
+
+cdef int _parse_shape(object shape, Py_ssize_t *out) except -1:
+    """Store ``shape`` (an int or a sequence of ints) in ``out``; return ndim."""
+    cdef int ndim, i
+    cdef Py_ssize_t n
+    if PyIndex_Check(shape):
+        shape = (shape,)
+    elif isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
+        raise TypeError(f"shape must be an int or a tuple of ints, not "
+                        f"{type(shape).__name__}")
+    if len(shape) > MAX_NDIM:
+        raise ValueError(f"too many dimensions: {len(shape)} > {MAX_NDIM}")
+    ndim = len(shape)
+    for i in range(ndim):
+        dim = shape[i]
+        if not PyIndex_Check(dim):
+            raise TypeError(f"shape must be an int or a tuple of ints, got "
+                            f"{type(dim).__name__} in dimension {i}")
+        dim = PyNumber_Index(dim)
+        if dim < 0:
+            raise ValueError(f"negative dimension {dim} in shape {tuple(shape)}")
+        if dim > PY_SSIZE_T_MAX:
+            raise OverflowError(f"dimension {dim} does not fit in Py_ssize_t")
+        out[i] = dim
+    return ndim
+
+
+cdef Py_ssize_t _checked_nbytes(int ndim, const Py_ssize_t *shape,
+                                Py_ssize_t itemsize) except -1:
+    """prod(shape) * itemsize, raising OverflowError when it (or any
+    stride it implies) does not fit in Py_ssize_t."""
+    cdef Py_ssize_t nonzero = itemsize
+    cdef int i
+    cdef bint has_zero = False
+    for i in range(ndim):
+        if shape[i] == 0:
+            has_zero = True
+            continue
+        if nonzero > PY_SSIZE_T_MAX // shape[i]:
+            raise OverflowError("buffer size does not fit in Py_ssize_t")
+        nonzero *= shape[i]
+    return 0 if has_zero else nonzero
+
+
+cdef char _parse_order(object order) except 0:
+    if order == "C" or order == "c":
+        return c'C'
+    if order == "F" or order == "f":
+        return c'F'
+    raise ValueError(f"order must be 'C' or 'F', not {order!r}")
+
+
+cdef Py_ssize_t _parse_align(object align) except -1:
+    if not PyIndex_Check(align):
+        raise TypeError(f"align must be an int, not {type(align).__name__}")
+    a = PyNumber_Index(align)
+    if a <= 0 or (a & (a - 1)) != 0 or a > (1 << 30):
+        raise ValueError(f"align must be a power of two between 1 and 2**30, "
+                         f"not {a}")
+    return a
+
+
+cdef void _fill_strides(int ndim, const Py_ssize_t *shape, Py_ssize_t *strides,
+                        Py_ssize_t itemsize, char order) noexcept nogil:
+    cdef int i
+    cdef Py_ssize_t s = itemsize
+    if order == c'F':
+        for i in range(ndim):
+            strides[i] = s
+            s *= shape[i] if shape[i] > 0 else 1
+    else:
+        for i in range(ndim - 1, -1, -1):
+            strides[i] = s
+            s *= shape[i] if shape[i] > 0 else 1
+
+
+cdef bint _is_contig(int ndim, const Py_ssize_t *shape,
+                     const Py_ssize_t *strides, Py_ssize_t itemsize,
+                     char order) noexcept nogil:
+    """PyBuffer_IsContiguous for a direct buffer: length-1 dimensions are
+    ignored and a zero-size buffer is contiguous in both orders."""
+    cdef Py_ssize_t sd = itemsize
+    cdef int i, k
+    for i in range(ndim):
+        if shape[i] == 0:
+            return True
+    for k in range(ndim):
+        i = ndim - 1 - k if order == c'C' else k
+        if shape[i] != 1 and strides[i] != sd:
+            return False
+        sd *= shape[i]
+    return True
+
+
+cdef void _extent(Buffer b, char **lo, char **hi) noexcept nogil:
+    """Lowest and one-past-highest byte a direct buffer touches."""
+    cdef Py_ssize_t a = 0, z = 0, span
+    cdef int i
+    for i in range(b.ndim):
+        if b._shape[i] == 0:
+            lo[0] = hi[0] = b.data
+            return
+        span = (b._shape[i] - 1) * b._strides[i]
+        if span < 0:
+            a += span
+        else:
+            z += span
+    lo[0] = b.data + a
+    hi[0] = b.data + z + b.itemsize
+
+
+# --------------------------------------------------------------------------
+# native items: the fast path used for memoryview's own formats
+
+cdef object _unpack_native(char code, const char *p):
+    cdef signed char b
+    cdef unsigned char B
+    cdef short h
+    cdef unsigned short H
+    cdef int i
+    cdef unsigned int I
+    cdef long l
+    cdef unsigned long L
+    cdef long long q
+    cdef unsigned long long Q
+    cdef Py_ssize_t n
+    cdef size_t N
+    cdef float f
+    cdef double d
+    cdef void *P
+    if code == c'd':
+        memcpy(&d, p, sizeof(d)); return d
+    if code == c'B':
+        return (<const unsigned char *>p)[0]
+    if code == c'q':
+        memcpy(&q, p, sizeof(q)); return q
+    if code == c'l':
+        memcpy(&l, p, sizeof(l)); return l
+    if code == c'i':
+        memcpy(&i, p, sizeof(i)); return i
+    if code == c'f':
+        memcpy(&f, p, sizeof(f)); return f
+    if code == c'b':
+        return (<const signed char *>p)[0]
+    if code == c'h':
+        memcpy(&h, p, sizeof(h)); return h
+    if code == c'H':
+        memcpy(&H, p, sizeof(H)); return H
+    if code == c'I':
+        memcpy(&I, p, sizeof(I)); return I
+    if code == c'L':
+        memcpy(&L, p, sizeof(L)); return L
+    if code == c'Q':
+        memcpy(&Q, p, sizeof(Q)); return Q
+    if code == c'n':
+        memcpy(&n, p, sizeof(n)); return n
+    if code == c'N':
+        memcpy(&N, p, sizeof(N)); return N
+    if code == c'?':
+        return p[0] != 0
+    if code == c'c':
+        return PyBytes_FromStringAndSize(p, 1)
+    if code == c'P':
+        memcpy(&P, p, sizeof(P)); return PyLong_FromVoidPtr(P)
+    raise AssertionError("not a native code")
+
+
+cdef int _pack_native(char code, char *p, object value) except -1:
+    cdef double d
+    cdef float f
+    cdef long long q = 0
+    cdef unsigned long long Q = 0
+    cdef Py_ssize_t size
+    cdef unsigned char t
+    if code == c'd' or code == c'f':
+        if not isinstance(value, (float, int)) and not hasattr(value, "__float__") \
+                and not PyIndex_Check(value):
+            raise TypeError(f"invalid type for format '{chr(code)}': "
+                            f"{type(value).__name__}")
+        d = PyFloat_AsDouble(value)
+        if code == c'd':
+            memcpy(p, &d, sizeof(d))
+        else:
+            f = <float>d
+            memcpy(p, &f, sizeof(f))
+        return 0
+    if code == c'?':
+        t = 1 if PyObject_IsTrue(value) else 0
+        p[0] = <char>t
+        return 0
+    if code == c'c':
+        if not isinstance(value, (bytes, bytearray)):
+            raise TypeError(f"invalid type for format 'c': {type(value).__name__}"
+                            f" (a bytes object of length 1 is required)")
+        if len(value) != 1:
+            raise ValueError(f"invalid value for format 'c': {value!r} "
+                             f"(length {len(value)}, not 1)")
+        p[0] = <char>value[0]
+        return 0
+    if not PyIndex_Check(value):
+        raise TypeError(f"invalid type for format '{chr(code)}': "
+                        f"{type(value).__name__}")
+    value = PyNumber_Index(value)
+    cdef bint unsigned = code in b"BHILQNP"
+    size = sizeof(void *) if code == c'P' else _native_size(code)
+    try:
+        if unsigned:
+            Q = value
+        else:
+            q = value
+            Q = <unsigned long long>q
+    except OverflowError:
+        Q = 0
+        size = 0                      # flag: out of range
+    if size == 0 or (size < 8 and (
+            (unsigned and Q >> (8 * size)) or
+            (not unsigned and (q < -(<long long>1 << (8 * size - 1)) or
+                               q >= (<long long>1 << (8 * size - 1)))))):
+        raise ValueError(f"invalid value for format '{chr(code)}': {value} "
+                         f"(out of range)")
+    _store_int(p, Q, size)
+    return 0
+
+
+cdef Py_ssize_t _native_size(char code) noexcept:
+    if code == c'b' or code == c'B': return 1
+    if code == c'h' or code == c'H': return sizeof(short)
+    if code == c'i' or code == c'I': return sizeof(int)
+    if code == c'l' or code == c'L': return sizeof(long)
+    if code == c'q' or code == c'Q': return sizeof(long long)
+    return sizeof(Py_ssize_t)      # n, N
+
+
+cdef inline void _store_int(char *p, unsigned long long v, Py_ssize_t size) noexcept:
+    # Truncating a two's complement value keeps its low bytes (any sign).
+    cdef unsigned char u1
+    cdef unsigned short u2
+    cdef unsigned int u4
+    if size == 1:
+        u1 = <unsigned char>v; memcpy(p, &u1, 1)
+    elif size == 2:
+        u2 = <unsigned short>v; memcpy(p, &u2, 2)
+    elif size == 4:
+        u4 = <unsigned int>v; memcpy(p, &u4, 4)
+    else:
+        memcpy(p, &v, 8)
+
+
+# --------------------------------------------------------------------------
+
+@cython.final
+cdef class _Layout:
+    """Scratch space for a view being built: up to MAX_NDIM dimensions."""
+    cdef char *data
+    cdef int ndim
+    cdef bint indirect
+    cdef Py_ssize_t shape[MAX_NDIM]
+    cdef Py_ssize_t strides[MAX_NDIM]
+    cdef Py_ssize_t suboffsets[MAX_NDIM]
+
+
+cdef class Buffer:
+    """Buffer(shape, format="B", *, order="C", align=64)
+
+    A block of memory that exports itself through the buffer protocol.
+
+    ``Buffer(shape, ...)`` allocates ``prod(shape) * itemsize`` zero-filled
+    bytes aligned to ``align``.  Views made by indexing, :meth:`reshape`,
+    :meth:`cast`, :meth:`transpose` and :func:`asbuffer` share memory with
+    their source and keep it exported while they live.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Dimensions; ``()`` is a 0-d scalar.
+    format : str
+        A PEP 3118 format string (``"B"``, ``"d"``, ``"<i"``, ...).
+    order : {"C", "F"}
+        Memory layout of a multi-dimensional buffer.
+    align : int
+        Power of two; the data address is a multiple of it.
+
+    Raises
+    ------
+    ValueError
+        Negative dimensions, more than 64 of them, a bad format, order or
+        alignment.
+    OverflowError, MemoryError
+        A size that does not fit or cannot be allocated.
+
+    Examples
+    --------
+    >>> import pybuf
+    >>> b = pybuf.Buffer((2, 3), "i")
+    >>> b[1, 2] = 7
+    >>> b.tolist()
+    [[0, 0, 0], [0, 0, 7]]
+    >>> memoryview(b).shape
+    (2, 3)
+    """
+
+    def __init__(self, shape, format="B", *, order="C", align=DEF_ALIGN):
+        if self._fmt is not None or self._released:
+            raise TypeError("Buffer is already initialised")
+        _init_owned(self, shape, _format_entry(format), _parse_order(order),
+                    _parse_align(align), True)
+
+    def __dealloc__(self):
+        self._free()
+
+    cdef void _free(self) noexcept:
+        if self._has_src:
+            self._has_src = False
+            PyBuffer_Release(&self._src)
+        free(self._mem)
+        free(self._shape)          # strides live in the same block
+        free(self._suboffsets)
+        self._mem = NULL
+        self._shape = self._strides = self._suboffsets = NULL
+        self.data = NULL
+
+    cdef int _check(self) except -1:
+        if self._released:
+            raise ValueError("operation on a released Buffer")
+        if self._fmt is None:
+            raise ValueError("operation on an uninitialised Buffer")
+        return 0
+
+    cdef int _check_writable(self) except -1:
+        self._check()
+        if self._readonly:
+            raise BufferError("cannot write to a read-only Buffer")
+        return 0
+
+    # --- the buffer protocol ----------------------------------------------
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        # Mirrors CPython's reference exporter (Modules/_testbuffer.c):
+        # every field the consumer did not ask for is NULL.
+        if (flags & ~F_KNOWN_BITS) or ((flags & 0x10) and not (flags & F_ND)) \
+                or ((flags & 0x1E0) and (flags & F_STRIDES) != F_STRIDES):
+            raise BufferError(
+                f"invalid buffer request flags {flags:#x} (PyBUF_READ and "
+                f"PyBUF_WRITE are for memoryviews, not for buffer requests)")
+        self._check()
+        if (flags & F_WRITABLE) and self._readonly:
+            raise BufferError("Buffer is read-only")
+        if (flags & F_C_CONTIGUOUS) == F_C_CONTIGUOUS and not self._c_contig:
+            raise BufferError("Buffer is not C-contiguous")
+        if (flags & F_F_CONTIGUOUS) == F_F_CONTIGUOUS and not self._f_contig:
+            raise BufferError("Buffer is not Fortran contiguous")
+        if (flags & F_ANY_CONTIGUOUS) == F_ANY_CONTIGUOUS and \
+                not (self._c_contig or self._f_contig):
+            raise BufferError("Buffer is not contiguous")
+        if (flags & F_INDIRECT) != F_INDIRECT and self._suboffsets != NULL:
+            raise BufferError("Buffer cannot be represented without suboffsets")
+        if (flags & F_STRIDES) != F_STRIDES and not self._c_contig:
+            raise BufferError("Buffer is not C-contiguous: the consumer must "
+                              "request strides (PyBUF_STRIDES)")
+        if (flags & F_ND) != F_ND and (flags & F_FORMAT):
+            raise BufferError("a format cannot be given without a shape: "
+                              "PyBUF_FORMAT requires PyBUF_ND")
+        view.buf = self.data
+        view.len = self.nbytes
+        view.readonly = self._readonly
+        view.itemsize = self.itemsize
+        view.format = PyBytes_AS_STRING(self._format) if flags & F_FORMAT else NULL
+        if (flags & F_ND) == F_ND:
+            view.ndim = self.ndim
+            view.shape = self._shape
+            view.strides = self._strides if (flags & F_STRIDES) == F_STRIDES else NULL
+        else:
+            view.ndim = 1
+            view.shape = NULL
+            view.strides = NULL
+        view.suboffsets = self._suboffsets if (flags & F_INDIRECT) == F_INDIRECT else NULL
+        view.internal = NULL
+        view.obj = self
+        self._exports += 1
+
+    def __releasebuffer__(self, Py_buffer *view):
+        self._exports -= 1
+
+    # --- attributes -----------------------------------------------------------
+
+    @property
+    def shape(self):
+        """Dimensions, a tuple of ints."""
+        self._check()
+        return tuple([self._shape[i] for i in range(self.ndim)])
+
+    @property
+    def strides(self):
+        """Bytes to step in each dimension, a tuple of ints."""
+        self._check()
+        return tuple([self._strides[i] for i in range(self.ndim)])
+
+    @property
+    def suboffsets(self):
+        """Suboffsets of an indirect buffer, or ``()``."""
+        self._check()
+        if self._suboffsets == NULL:
+            return ()
+        return tuple([self._suboffsets[i] for i in range(self.ndim)])
+
+    @property
+    def ndim(self):
+        """Number of dimensions."""
+        self._check()
+        return self.ndim
+
+    @property
+    def itemsize(self):
+        """Bytes per item."""
+        self._check()
+        return self.itemsize
+
+    @property
+    def nbytes(self):
+        """``prod(shape) * itemsize``."""
+        self._check()
+        return self.nbytes
+
+    @property
+    def format(self):
+        """The format string, as given."""
+        self._check()
+        return self._fmt
+
+    @property
+    def size(self):
+        """Number of items."""
+        self._check()
+        return self.nbytes // self.itemsize
+
+    @property
+    def readonly(self):
+        self._check()
+        return bool(self._readonly)
+
+    @property
+    def c_contiguous(self):
+        self._check()
+        return bool(self._c_contig)
+
+    @property
+    def f_contiguous(self):
+        self._check()
+        return bool(self._f_contig)
+
+    @property
+    def contiguous(self):
+        """C- or Fortran-contiguous."""
+        self._check()
+        return bool(self._c_contig or self._f_contig)
+
+    @property
+    def address(self):
+        """Address of the first item, an int."""
+        self._check()
+        return <uintptr_t>self.data
+
+    @property
+    def base(self):
+        """The exporter this Buffer views, or ``None`` when it owns its memory."""
+        self._check()
+        return self._base
+
+    @property
+    def exports(self):
+        """Number of live buffer exports of this object (views included)."""
+        return self._exports
+
+    @property
+    def released(self):
+        return bool(self._released)
+
+    @property
+    def T(self):
+        """The transpose (a view)."""
+        return self.transpose()
+
+    # --- lifetime -----------------------------------------------------------
+
+    def release(self):
+        """Give back the memory (or the exporter's buffer) now.
+
+        Raises
+        ------
+        BufferError
+            While any export (a memoryview, an ndarray, a view) is alive.
+        """
+        if self._released:
+            return
+        if self._exports:
+            raise BufferError(f"cannot release a Buffer with {self._exports} "
+                              f"live export(s)")
+        self._free()
+        self._released = True
+        self._base = None
+
+    def __enter__(self):
+        self._check()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+    def resize(self, shape):
+        """Change the shape of an owned buffer in place, keeping its format
+        and order; items are kept in memory order and new ones are zero.
+
+        Raises
+        ------
+        BufferError
+            While any export is alive (the memory may move).
+        ValueError
+            On a view (only the owner can resize).
+        """
+        cdef Py_ssize_t dims[MAX_NDIM]
+        cdef int ndim
+        cdef Py_ssize_t nbytes, keep
+        cdef char order
+        self._check()
+        if self._mem == NULL:
+            raise ValueError("only a Buffer that owns its memory can be resized")
+        if self._exports:
+            raise BufferError(f"cannot resize a Buffer with {self._exports} "
+                              f"live export(s)")
+        ndim = _parse_shape(shape, dims)
+        order = c'F' if (self._f_contig and not self._c_contig) else c'C'
+        cdef Buffer fresh = Buffer.__new__(Buffer)
+        _init_owned_dims(fresh, ndim, dims, self._entry(), order, self._align, True)
+        keep = min(self.nbytes, fresh.nbytes)
+        memcpy(fresh.data, self.data, <size_t>keep)
+        # Swap the storage: self takes fresh's block and layout.
+        self._mem, fresh._mem = fresh._mem, self._mem
+        self._shape, fresh._shape = fresh._shape, self._shape
+        self._strides, fresh._strides = fresh._strides, self._strides
+        self.data, fresh.data = fresh.data, self.data
+        self.ndim, fresh.ndim = fresh.ndim, self.ndim
+        self.nbytes, fresh.nbytes = fresh.nbytes, self.nbytes
+        self._c_contig, self._f_contig = fresh._c_contig, fresh._f_contig
+
+    cdef tuple _entry(self):
+        return (self._fmt, self._format, self.itemsize, self._code, self._parsed)
+
+    # --- items -----------------------------------------------------------------
+
+    cdef object _get(self, const char *p):
+        if self._code:
+            return _unpack_native(self._code, p)
+        if self._parsed is None:
+            raise NotImplementedError(
+                f"items of format {self._fmt!r} cannot be read (opaque format)")
+        return self._parsed.unpack(PyBytes_FromStringAndSize(p, self.itemsize))
+
+    cdef int _set(self, char *p, object value) except -1:
+        if self._code:
+            return _pack_native(self._code, p, value)
+        if self._parsed is None:
+            raise NotImplementedError(
+                f"items of format {self._fmt!r} cannot be written (opaque format)")
+        data = self._parsed.pack(value)
+        if len(data) != self.itemsize:
+            raise ValueError(f"packed item is {len(data)} bytes, not {self.itemsize}")
+        memcpy(p, PyBytes_AS_STRING(data), <size_t>self.itemsize)
+        return 0
+
+    def __getitem__(self, key):
+        cdef _Layout lay = _resolve(self, key)
+        if lay.ndim < 0:
+            return self._get(lay.data)
+        return _view_from_layout(self, lay, self._readonly, self._entry())
+
+    def __setitem__(self, key, value):
+        cdef _Layout lay = _resolve(self, key)
+        self._check_writable()
+        if lay.ndim < 0:
+            self._set(lay.data, value)
+            return
+        cdef Buffer dst = _view_from_layout(self, lay, False, self._entry())
+        try:
+            if PyObject_CheckBuffer(value):
+                _assign(dst, value)
+            else:
+                _fill(dst, value)
+        finally:
+            dst.release()
+
+    def __len__(self):
+        self._check()
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d Buffer")
+        return self._shape[0]
+
+    def __iter__(self):
+        self._check()
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d Buffer")
+        for i in range(self._shape[0]):
+            yield self[i]
+
+    def tolist(self):
+        """The items as nested lists of Python scalars (a scalar for 0-d)."""
+        self._check()
+        return self._tolist(self.data, 0)
+
+    cdef object _tolist(self, const char *p, int dim):
+        cdef Py_ssize_t i, n, s, sub
+        cdef const char *q
+        if dim == self.ndim:
+            return self._get(p)
+        n = self._shape[dim]
+        s = self._strides[dim]
+        sub = self._suboffsets[dim] if self._suboffsets != NULL else -1
+        result = []
+        for i in range(n):
+            q = p + i * s
+            if sub >= 0:
+                q = (<const char **>q)[0] + sub
+            result.append(self._tolist(q, dim + 1))
+        return result
+
+    def tobytes(self, order="C"):
+        """The items' bytes, laid out in ``order`` ("C", "F", or "A" for the
+        buffer's own order when it is contiguous)."""
+        cdef char o
+        cdef Py_ssize_t dst_strides[MAX_NDIM]
+        self._check()
+        o = _copy_order(self, order)
+        result = PyBytes_FromStringAndSize(NULL, self.nbytes)
+        _fill_strides(self.ndim, self._shape, dst_strides, self.itemsize, o)
+        _copy_out(self, PyBytes_AS_STRING(result), dst_strides)
+        return result
+
+    def copy(self, order="C"):
+        """An owned, contiguous copy (``order`` "C", "F", or "A")."""
+        self._check()
+        return _copy_buffer(self, _copy_order(self, order), DEF_ALIGN)
+
+    def fill(self, value):
+        """Set every item to ``value``."""
+        self._check_writable()
+        _fill(self, value)
+
+    def toreadonly(self):
+        """A read-only view of the same memory."""
+        return _view_from_layout(self, _layout_of(self), True, self._entry())
+
+    # --- shape changes (views) ---------------------------------------------------
+
+    def transpose(self, *axes):
+        """A view with the axes permuted (reversed when none are given)."""
+        cdef _Layout lay = _layout_of(self)
+        cdef int i, j
+        if len(axes) == 1 and not PyIndex_Check(axes[0]):
+            axes = tuple(axes[0])
+        if not axes:
+            axes = tuple(range(self.ndim - 1, -1, -1))
+        if len(axes) != self.ndim:
+            raise ValueError(f"axes {axes} do not match a {self.ndim}-d Buffer")
+        if self._suboffsets != NULL:
+            raise ValueError("cannot transpose a Buffer with suboffsets")
+        seen = set()
+        for i in range(self.ndim):
+            j = PyNumber_Index(axes[i])
+            if j < 0:
+                j += self.ndim
+            if j < 0 or j >= self.ndim or j in seen:
+                raise ValueError(f"axes {axes} are not a permutation of "
+                                 f"{tuple(range(self.ndim))}")
+            seen.add(j)
+            lay.shape[i] = self._shape[j]
+            lay.strides[i] = self._strides[j]
+        return _view_from_layout(self, lay, self._readonly, self._entry())
+
+    def reshape(self, *shape):
+        """A view with a new shape (one dimension may be -1).
+
+        Raises
+        ------
+        ValueError
+            When the sizes differ, or the new shape cannot be had without a
+            copy (as with numpy, contiguous buffers can always be reshaped).
+        """
+        cdef _Layout lay = _layout_of(self)
+        cdef Py_ssize_t size
+        self._check()
+        if len(shape) == 1 and not PyIndex_Check(shape[0]):
+            shape = shape[0]
+        if self._suboffsets != NULL:
+            raise ValueError("cannot reshape a Buffer with suboffsets")
+        size = self.nbytes // self.itemsize
+        shape = _infer_shape(shape, size)
+        lay.ndim = _parse_shape(shape, lay.shape)
+        if not _nocopy_strides(self, lay):
+            raise ValueError(f"cannot reshape a Buffer of shape {self.shape} and "
+                             f"strides {self.strides} to {tuple(shape)} without "
+                             f"a copy")
+        return _view_from_layout(self, lay, self._readonly, self._entry())
+
+    def cast(self, format, shape=None):
+        """Reinterpret the memory with another format and shape (a view).
+
+        The buffer must be C-contiguous; ``shape`` defaults to a 1-d view of
+        ``nbytes // itemsize(format)`` items and must otherwise cover exactly
+        ``nbytes``.
+        """
+        cdef tuple entry
+        cdef _Layout lay = _Layout.__new__(_Layout)
+        cdef Py_ssize_t isz
+        self._check()
+        if not self._c_contig or self._suboffsets != NULL:
+            raise ValueError("cast needs a C-contiguous Buffer")
+        entry = _format_entry(format)
+        isz = entry[2]
+        if shape is None:
+            if self.nbytes % isz:
+                raise ValueError(f"cannot cast {self.nbytes} bytes to format "
+                                 f"{entry[0]!r} of itemsize {isz}")
+            shape = (self.nbytes // isz,)
+        lay.ndim = _parse_shape(shape, lay.shape)
+        if _checked_nbytes(lay.ndim, lay.shape, isz) != self.nbytes:
+            raise ValueError(f"cannot cast {self.nbytes} bytes to shape "
+                             f"{tuple(shape) if not PyIndex_Check(shape) else shape}"
+                             f" of format {entry[0]!r} (itemsize {isz})")
+        lay.data = self.data
+        _fill_strides(lay.ndim, lay.shape, lay.strides, isz, c'C')
+        return _view_from_layout(self, lay, self._readonly, entry)
+
+    # --- comparison, printing, pickling --------------------------------------------
+
+    def __eq__(self, other):
+        if not PyObject_CheckBuffer(other):
+            return NotImplemented
+        self._check()
+        cdef Buffer o = other if isinstance(other, Buffer) else _view_of(other, False)
+        o._check()
+        if o.ndim != self.ndim:
+            return False
+        for i in range(self.ndim):
+            if o._shape[i] != self._shape[i]:
+                return False
+        if self._code and self._code == o._code and self._code not in b"fd?" \
+                and self._c_contig and o._c_contig:
+            return memcmp(self.data, o.data, <size_t>self.nbytes) == 0
+        return self.tolist() == o.tolist()
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __repr__(self):
+        if self._released:
+            return "<released pybuf.Buffer>"
+        if self._fmt is None:
+            return "<uninitialised pybuf.Buffer>"
+        layout = ("C" if self._c_contig else "") + ("F" if self._f_contig else "")
+        parts = [f"shape={self.shape}", f"format={self._fmt!r}",
+                 f"layout={'strided' if not layout else layout + '-contiguous'}"]
+        if self._readonly:
+            parts.append("readonly")
+        return f"pybuf.Buffer({', '.join(parts)}, data={_preview(self)})"
+
+    def __reduce_ex__(self, protocol):
+        self._check()
+        if protocol < 5:
+            return _rebuild, (self.tobytes(), self._fmt, self.shape, "C",
+                              bool(self._readonly))
+        cdef Buffer src = self
+        if self._suboffsets != NULL or not (self._c_contig or self._f_contig):
+            src = _copy_buffer(self, c'C', DEF_ALIGN)   # contiguous once
+            if self._readonly:
+                src = src.toreadonly()
+        order = "C" if src._c_contig else "F"
+        return _rebuild, (PickleBuffer(src), self._fmt, self.shape, order,
+                          bool(self._readonly))
+
+
+# --------------------------------------------------------------------------
+# construction
+
+cdef int _init_owned(Buffer self, object shape, tuple entry, char order,
+                     Py_ssize_t align, bint zero) except -1:
+    cdef Py_ssize_t dims[MAX_NDIM]
+    cdef int ndim = _parse_shape(shape, dims)
+    return _init_owned_dims(self, ndim, dims, entry, order, align, zero)
+
+
+cdef int _init_owned_dims(Buffer self, int ndim, const Py_ssize_t *dims,
+                          tuple entry, char order, Py_ssize_t align,
+                          bint zero) except -1:
+    cdef Py_ssize_t itemsize = entry[2]
+    cdef Py_ssize_t nbytes = _checked_nbytes(ndim, dims, itemsize)
+    cdef size_t total
+    cdef void *mem
+    if nbytes > PY_SSIZE_T_MAX - align:
+        raise OverflowError("buffer size does not fit in Py_ssize_t")
+    total = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
+    mem = calloc(total, 1) if zero else malloc(total)
+    if mem == NULL:
+        raise MemoryError(f"cannot allocate {nbytes} bytes")
+    if ndim:
+        self._shape = <Py_ssize_t *>malloc(2 * ndim * sizeof(Py_ssize_t))
+        if self._shape == NULL:
+            free(mem)
+            raise MemoryError()
+        self._strides = self._shape + ndim
+        memcpy(self._shape, dims, ndim * sizeof(Py_ssize_t))
+        _fill_strides(ndim, dims, self._strides, itemsize, order)
+    self._mem = mem
+    self.data = <char *>((<uintptr_t>mem + <uintptr_t>(align - 1)) & ~<uintptr_t>(align - 1))
+    if nbytes >= HUGE_ADVICE_BYTES:
+        pybuf_advise_huge(self.data, <size_t>nbytes)
+    self.ndim = ndim
+    self.itemsize = itemsize
+    self.nbytes = nbytes
+    self._align = align
+    self._fmt, self._format, _, self._code, self._parsed = entry
+    self._readonly = False
+    self._c_contig = _is_contig(ndim, dims, self._strides, itemsize, c'C')
+    self._f_contig = _is_contig(ndim, dims, self._strides, itemsize, c'F')
+    return 0
+
+
+cdef _Layout _resolve(Buffer self, object key):
+    """Apply an index to this buffer's layout.  ``None`` is never
+    returned; the result's ``ndim`` is -1 when the key selects one item
+    (its address is then ``data``)."""
+    cdef _Layout out = _Layout.__new__(_Layout)
+    cdef Py_ssize_t start, stop, step, n, i, offset
+    cdef int dim = 0, k = 0, last_indirect = -1, nidx = 0
+    cdef bint has_ellipsis = False, all_ints = True
+    self._check()
+    if not isinstance(key, tuple):
+        key = (key,)
+    for entry in <tuple>key:
+        if entry is Ellipsis:
+            if has_ellipsis:
+                raise IndexError("an index can only have a single ellipsis ('...')")
+            has_ellipsis = True
+        else:
+            nidx += 1
+    if nidx > self.ndim:
+        raise IndexError(f"too many indices: Buffer is {self.ndim}-dimensional,"
+                         f" but {nidx} were indexed")
+    out.data = self.data
+    for entry in <tuple>key:
+        if entry is Ellipsis:
+            for _ in range(self.ndim - nidx):
+                _keep_dim(out, self, dim, 0, self._shape[dim], 1, &k, &last_indirect)
+                dim += 1
+            continue
+        n = self._shape[dim]
+        if PyIndex_Check(entry):
+            try:
+                i = PyNumber_Index(entry)
+            except OverflowError:
+                raise IndexError(f"index {entry} is out of bounds for axis "
+                                 f"{dim} with size {n}") from None
+            if i < 0:
+                i += n
+            if i < 0 or i >= n:
+                raise IndexError(f"index {entry} is out of bounds for axis "
+                                 f"{dim} with size {n}")
+            offset = i * self._strides[dim]
+            if last_indirect >= 0:
+                out.suboffsets[last_indirect] += offset
+            else:
+                out.data += offset
+            if self._suboffsets != NULL and self._suboffsets[dim] >= 0:
+                if k > 0:
+                    raise NotImplementedError(
+                        "cannot index an indirect dimension after a sliced one")
+                out.data = (<char **>out.data)[0] + self._suboffsets[dim]
+        elif isinstance(entry, slice):
+            all_ints = False
+            PySlice_Unpack(entry, &start, &stop, &step)
+            n = PySlice_AdjustIndices(n, &start, &stop, step)
+            _keep_dim(out, self, dim, start, n, step, &k, &last_indirect)
+        else:
+            raise TypeError(f"invalid index of type {type(entry).__name__}: "
+                            f"use ints, slices and '...'")
+        dim += 1
+    while dim < self.ndim:           # trailing dimensions not indexed
+        all_ints = False
+        _keep_dim(out, self, dim, 0, self._shape[dim], 1, &k, &last_indirect)
+        dim += 1
+    out.ndim = -1 if (all_ints and not has_ellipsis) else k
+    out.indirect = last_indirect >= 0
+    return out
+
+
+cdef inline void _keep_dim(_Layout out, Buffer src, int dim, Py_ssize_t start,
+                           Py_ssize_t length, Py_ssize_t step, int *k,
+                           int *last_indirect) noexcept:
+    """Append source dimension ``dim`` sliced as [start::step][:length]."""
+    cdef Py_ssize_t offset = start * src._strides[dim] if length > 0 else 0
+    if last_indirect[0] >= 0:
+        out.suboffsets[last_indirect[0]] += offset
+    else:
+        out.data += offset
+    out.shape[k[0]] = length
+    out.strides[k[0]] = src._strides[dim] * step
+    out.suboffsets[k[0]] = src._suboffsets[dim] if src._suboffsets != NULL else -1
+    if out.suboffsets[k[0]] >= 0:
+        last_indirect[0] = k[0]
+    k[0] += 1
+
+
+cdef _Layout _layout_of(Buffer b):
+    cdef _Layout lay = _Layout.__new__(_Layout)
+    cdef int i
+    b._check()
+    lay.data = b.data
+    lay.ndim = b.ndim
+    for i in range(b.ndim):
+        lay.shape[i] = b._shape[i]
+        lay.strides[i] = b._strides[i]
+        lay.suboffsets[i] = b._suboffsets[i] if b._suboffsets != NULL else -1
+        if lay.suboffsets[i] >= 0:
+            lay.indirect = True
+    return lay
+
+
+cdef Buffer _view_from_layout(Buffer parent, _Layout lay, bint readonly,
+                              tuple entry):
+    """A new Buffer over ``lay`` that holds an export of ``parent``."""
+    cdef Buffer v = Buffer.__new__(Buffer)
+    cdef int n = lay.ndim
+    cdef int i
+    PyObject_GetBuffer(parent, &v._src, PyBUF_FULL_RO)
+    v._has_src = True
+    v._base = parent
+    if n:
+        v._shape = <Py_ssize_t *>malloc(2 * n * sizeof(Py_ssize_t))
+        if v._shape == NULL:
+            raise MemoryError()
+        v._strides = v._shape + n
+        memcpy(v._shape, lay.shape, n * sizeof(Py_ssize_t))
+        memcpy(v._strides, lay.strides, n * sizeof(Py_ssize_t))
+        if lay.indirect:
+            v._suboffsets = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
+            if v._suboffsets == NULL:
+                raise MemoryError()
+            memcpy(v._suboffsets, lay.suboffsets, n * sizeof(Py_ssize_t))
+    v.data = lay.data
+    v.ndim = n
+    v._fmt, v._format, v.itemsize, v._code, v._parsed = entry
+    v.nbytes = _checked_nbytes(n, lay.shape, v.itemsize)
+    v._readonly = readonly or parent._readonly
+    _set_contiguity(v)
+    return v
+
+
+cdef void _set_contiguity(Buffer v) noexcept:
+    if v._suboffsets != NULL:
+        v._c_contig = v._f_contig = False
+    else:
+        v._c_contig = _is_contig(v.ndim, v._shape, v._strides, v.itemsize, c'C')
+        v._f_contig = _is_contig(v.ndim, v._shape, v._strides, v.itemsize, c'F')
+
+
+cdef Buffer _view_of(object obj, bint writable):
+    """A Buffer holding ``obj``'s buffer, with its layout (see asbuffer)."""
+    cdef Buffer v = Buffer.__new__(Buffer)
+    cdef Py_buffer *src = &v._src
+    cdef int i, n
+    cdef bint indirect = False
+    if not PyObject_CheckBuffer(obj):
+        raise TypeError(f"a buffer exporter is required, not "
+                        f"'{type(obj).__name__}'")
+    PyObject_GetBuffer(obj, src, PyBUF_FULL if writable else PyBUF_FULL_RO)
+    v._has_src = True
+    v._base = obj
+    n = src.ndim
+    if n < 0 or n > MAX_NDIM or src.itemsize <= 0:
+        raise BufferError(f"exporter {type(obj).__name__} gave ndim {n} and "
+                          f"itemsize {src.itemsize}")
+    if n:
+        v._shape = <Py_ssize_t *>malloc(2 * n * sizeof(Py_ssize_t))
+        if v._shape == NULL:
+            raise MemoryError()
+        v._strides = v._shape + n
+        if src.shape == NULL:       # only legal for ndim 1 (PyBuffer_FillInfo)
+            v._shape[0] = src.len // src.itemsize
+        else:
+            memcpy(v._shape, src.shape, n * sizeof(Py_ssize_t))
+        if src.strides == NULL:
+            _fill_strides(n, v._shape, v._strides, src.itemsize, c'C')
+        else:
+            memcpy(v._strides, src.strides, n * sizeof(Py_ssize_t))
+        if src.suboffsets != NULL:
+            for i in range(n):
+                indirect = indirect or src.suboffsets[i] >= 0
+        if indirect:
+            v._suboffsets = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
+            if v._suboffsets == NULL:
+                raise MemoryError()
+            memcpy(v._suboffsets, src.suboffsets, n * sizeof(Py_ssize_t))
+    v.data = <char *>src.buf
+    v.ndim = n
+    entry = _foreign_entry(src.format, src.itemsize)
+    v._fmt, v._format, v.itemsize, v._code, v._parsed = entry
+    v.nbytes = _checked_nbytes(n, v._shape, v.itemsize)
+    v._readonly = src.readonly
+    _set_contiguity(v)
+    return v
+
+
+cdef Buffer _copy_buffer(Buffer src, char order, Py_ssize_t align):
+    cdef Buffer dst = Buffer.__new__(Buffer)
+    _init_owned_dims(dst, src.ndim, src._shape, src._entry(), order, align, False)
+    _copy_out(src, dst.data, dst._strides)
+    return dst
+
+
+cdef int _copy_out(Buffer src, char *dst, const Py_ssize_t *dst_strides) except -1:
+    with nogil:
+        copy_items(src.ndim, src._shape, src.data, src._strides, src._suboffsets,
+                   dst, dst_strides, src.itemsize)
+    return 0
+
+
+cdef char _copy_order(Buffer b, object order) except 0:
+    if order == "A" or order == "a" or order is None:
+        return c'F' if (b._f_contig and not b._c_contig) else c'C'
+    return _parse_order(order)
+
+
+cdef int _fill(Buffer dst, object value) except -1:
+    """Set every item of ``dst`` to ``value`` (packed once)."""
+    item = PyBytes_FromStringAndSize(NULL, dst.itemsize)
+    cdef char *p = PyBytes_AS_STRING(item)
+    dst._set(p, value)
+    with nogil:
+        fill_items(dst.ndim, dst._shape, dst.data, dst._strides, p, dst.itemsize)
+    return 0
+
+
+cdef int _assign(Buffer dst, object value) except -1:
+    """Copy the items of exporter ``value`` (same shape) into ``dst``."""
+    cdef Buffer src = value if isinstance(value, Buffer) else _view_of(value, False)
+    cdef Buffer staged
+    cdef char *lo1
+    cdef char *hi1
+    cdef char *lo2
+    cdef char *hi2
+    src._check()
+    if src.ndim != dst.ndim or any(src._shape[i] != dst._shape[i]
+                                   for i in range(dst.ndim)):
+        raise ValueError(f"cannot assign an exporter of shape {src.shape} to a "
+                         f"selection of shape {dst.shape}")
+    if _same_format(src, dst):
+        _extent(dst, &lo1, &hi1)
+        if src._suboffsets == NULL:
+            _extent(src, &lo2, &hi2)
+        if src._suboffsets != NULL or (lo1 < hi2 and lo2 < hi1):
+            staged = _copy_buffer(src, c'C', DEF_ALIGN)   # overlap: memmove semantics
+            src = staged
+        _copy_out(src, dst.data, dst._strides)
+    else:
+        _assign_items(dst, dst.data, 0, src.tolist())
+    return 0
+
+
+cdef bint _same_format(Buffer a, Buffer b):
+    if a.itemsize != b.itemsize:
+        return False
+    fa = a._fmt[1:] if a._fmt.startswith("@") else a._fmt
+    fb = b._fmt[1:] if b._fmt.startswith("@") else b._fmt
+    return fa == fb
+
+
+cdef int _assign_items(Buffer dst, char *p, int dim, object values) except -1:
+    cdef Py_ssize_t i
+    if dim == dst.ndim:
+        return dst._set(p, values)
+    for i in range(dst._shape[dim]):
+        _assign_items(dst, p + i * dst._strides[dim], dim + 1, values[i])
+    return 0
+
+
+cdef object _infer_shape(object shape, Py_ssize_t size):
+    """Replace one -1 in ``shape`` by what makes the sizes agree."""
+    if PyIndex_Check(shape):
+        shape = (shape,)
+    shape = tuple(shape)
+    if shape.count(-1) == 0:
+        return shape
+    if shape.count(-1) > 1:
+        raise ValueError("can only specify one unknown dimension (-1)")
+    known = 1
+    for d in shape:
+        if d != -1:
+            known *= PyNumber_Index(d)
+    if known == 0 or size % known:
+        raise ValueError(f"cannot reshape a Buffer of size {size} into shape {shape}")
+    return tuple(size // known if d == -1 else d for d in shape)
+
+
+cdef bint _nocopy_strides(Buffer b, _Layout lay) except -1:
+    """Fill lay.strides for a reshape of ``b`` to lay.shape without a copy
+    (numpy's algorithm); False when impossible.  Raises on a size mismatch."""
+    cdef Py_ssize_t old_size = b.nbytes // b.itemsize
+    cdef Py_ssize_t new_size = _checked_nbytes(lay.ndim, lay.shape, 1)
+    cdef Py_ssize_t od[MAX_NDIM]
+    cdef Py_ssize_t os[MAX_NDIM]
+    cdef int ond = 0, i, oi, oj, ni, nj, ok, nk
+    cdef Py_ssize_t np_, op
+    if new_size != old_size:
+        raise ValueError(f"cannot reshape a Buffer of size {old_size} into "
+                         f"shape {tuple([lay.shape[i] for i in range(lay.ndim)])}")
+    lay.data = b.data
+    if old_size == 0 or b._c_contig:
+        _fill_strides(lay.ndim, lay.shape, lay.strides, b.itemsize, c'C')
+        return True
+    for i in range(b.ndim):                 # drop length-1 dimensions
+        if b._shape[i] != 1:
+            od[ond] = b._shape[i]
+            os[ond] = b._strides[i]
+            ond += 1
+    oi = 0; oj = 1; ni = 0; nj = 1
+    while ni < lay.ndim and oi < ond:
+        np_ = lay.shape[ni]
+        op = od[oi]
+        while np_ != op:
+            if np_ < op:
+                np_ *= lay.shape[nj]; nj += 1
+            else:
+                op *= od[oj]; oj += 1
+        for ok in range(oi, oj - 1):
+            if os[ok] != od[ok + 1] * os[ok + 1]:
+                return False
+        lay.strides[nj - 1] = os[oj - 1]
+        for nk in range(nj - 1, ni, -1):
+            lay.strides[nk - 1] = lay.strides[nk] * lay.shape[nk]
+        ni = nj; nj += 1
+        oi = oj; oj += 1
+    for nk in range(ni, lay.ndim):          # trailing length-1 dimensions
+        lay.strides[nk] = lay.strides[ni - 1] if ni > 0 else b.itemsize
+    return True
+
+
+cdef str _preview(Buffer b):
+    cdef Py_ssize_t size = b.nbytes // b.itemsize
+    if b._code == 0 and b._parsed is None:
+        return "<opaque>"
+    if b.ndim == 0:
+        return repr(b._get(b.data))
+    if size <= 8:
+        return repr(b.tolist())
+    flat = b[(0,) * (b.ndim - 1)] if b.ndim > 1 else b
+    items = [repr(flat[i]) for i in range(min(len(flat), 6))]
+    return "[" + ", ".join(items) + ", ...]"
+
+
+def _rebuild(data, format, shape, order, readonly):
+    """Unpickle a Buffer: a view of ``data`` (no copy) when it can be one."""
+    cdef Buffer flat = _view_of(PickleBuffer(data).raw(), False)
+    if order == "F":
+        v = flat.cast(format, tuple(shape)[::-1]).transpose()
+    else:
+        v = flat.cast(format, shape)
+    if readonly:
+        return v.toreadonly()
+    if v.readonly:                       # bytes in-band: copy to stay writable
+        return v.copy(order)
+    return v
+
+
+# --------------------------------------------------------------------------
+# module-level constructors
+
+def empty(shape, format="B", *, order="C", align=DEF_ALIGN):
+    """A new owned Buffer whose items are not initialised.
+
+    See :class:`Buffer` for the parameters and errors.
+    """
+    cdef Buffer b = Buffer.__new__(Buffer)
+    _init_owned(b, shape, _format_entry(format), _parse_order(order),
+                _parse_align(align), False)
+    return b
+
+
+def zeros(shape, format="B", *, order="C", align=DEF_ALIGN):
+    """A new owned Buffer, zero-filled."""
+    cdef Buffer b = Buffer.__new__(Buffer)
+    _init_owned(b, shape, _format_entry(format), _parse_order(order),
+                _parse_align(align), True)
+    return b
+
+
+def full(shape, value, format="B", *, order="C", align=DEF_ALIGN):
+    """A new owned Buffer with every item set to ``value``."""
+    cdef Buffer b = Buffer.__new__(Buffer)
+    _init_owned(b, shape, _format_entry(format), _parse_order(order),
+                _parse_align(align), False)
+    _fill(b, value)
+    return b
+
+
+def asbuffer(obj, *, writable=False):
+    """A zero-copy Buffer view of any buffer exporter.
+
+    The exporter's buffer is held until the view and every export made from
+    it are gone; read-only memory stays read-only.
+
+    Raises
+    ------
+    TypeError
+        ``obj`` exports no buffer.
+    BufferError
+        ``writable=True`` and the memory is read-only.
+    """
+    return _view_of(obj, bool(writable))
+
+
+def copy(obj, *, order="C", align=DEF_ALIGN):
+    """An owned copy of any exporter (any strides or suboffsets), with the
+    same format and shape, laid out in ``order``."""
+    cdef Buffer src = obj if isinstance(obj, Buffer) else _view_of(obj, False)
+    src._check()
+    return _copy_buffer(src, _copy_order(src, order), _parse_align(align))
