@@ -1,0 +1,22 @@
+"""Shared fixtures: the buffer producers every capability is tested against."""
+import array
+import mmap
+import os
+
+import pytest
+
+import pybuf
+
+
+def pytest_report_header(config):
+    import pybuf.buffer
+    return f"pybuf {pybuf.__version__} from {os.path.dirname(pybuf.buffer.__file__)}"
+
+
+try:
+    import _testbuffer
+except ImportError:          # not every Python ships CPython's test module
+    _testbuffer = None
+
+requires_testbuffer = pytest.mark.skipif(
+    _testbuffer is None, reason="CPython's _testbuffer module is not available")
