@@ -1,0 +1,120 @@
+"""Timing harness shared by every benchmark suite in this folder.
+
+Each suite is a module ``bench_*.py`` with a ``run(quick=False)`` function
+that returns a list of :class:`Row`; run as a script it prints its table.
+Every row compares a pybuf operation with a baseline measured in the same
+run (numpy, memoryview, memmove ...), as a ratio of median times.  The
+machine is shared and noisy: read the ratios, not the absolute times.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import time
+
+_EVICT = None
+
+
+def evict_caches(nbytes=512 << 20):
+    """Read a block larger than the last-level cache, so that the next timed
+    call starts with cold caches (untimed)."""
+    global _EVICT
+    if _EVICT is None or len(_EVICT) < nbytes:
+        _EVICT = bytearray(nbytes)
+        _EVICT[::4096] = b"\1" * len(range(0, nbytes, 4096))
+    # bytes.count reads every byte of the block.
+    _EVICT.count(b"\2")
+
+
+def median_time(fn, *, repeat=7, number=1, setup=None, cold=False):
+    """Median over ``repeat`` runs of the seconds one call of ``fn`` takes
+    (each run times ``number`` calls).  ``setup`` runs untimed before each
+    run; ``cold`` evicts the caches before each run."""
+    times = []
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            if setup is not None:
+                setup()
+            if cold:
+                evict_caches()
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times.append((time.perf_counter() - t0) / number)
+    finally:
+        if gc_was:
+            gc.enable()
+    times.sort()
+    return times[len(times) // 2]
+
+
+def auto_number(fn, target=0.02):
+    """Calls per run so that one run lasts about ``target`` seconds."""
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        if time.perf_counter() - t0 >= target or number >= 1 << 20:
+            return number
+        number *= 4
+
+
+@dataclasses.dataclass
+class Row:
+    """One comparison: pybuf's time against a baseline's, same run."""
+    suite: str
+    case: str
+    pybuf_s: float
+    baseline: str
+    baseline_s: float
+    nbytes: int = 0
+    target: str = ""          # e.g. "<= 0.6" (ratio pybuf/baseline)
+
+    @property
+    def ratio(self):
+        """pybuf time / baseline time (below 1: pybuf is faster)."""
+        return self.pybuf_s / self.baseline_s if self.baseline_s else float("inf")
+
+    @property
+    def speedup(self):
+        """baseline time / pybuf time (above 1: pybuf is faster)."""
+        return self.baseline_s / self.pybuf_s if self.pybuf_s else float("inf")
+
+    @property
+    def gbps(self):
+        return self.nbytes / self.pybuf_s / 1e9 if self.nbytes and self.pybuf_s else None
+
+    def as_dict(self):
+        d = dataclasses.asdict(self)
+        d.update(ratio=self.ratio, speedup=self.speedup, gbps=self.gbps)
+        return d
+
+
+def compare(suite, case, pybuf_fn, baseline, baseline_fn, *, nbytes=0,
+            target="", repeat=7, cold=False, number=None):
+    """Time ``pybuf_fn`` and ``baseline_fn`` alternately (same conditions)
+    and return a :class:`Row`."""
+    if number is None:
+        number = 1 if cold else max(auto_number(pybuf_fn), auto_number(baseline_fn))
+    a = median_time(pybuf_fn, repeat=repeat, number=number, cold=cold)
+    b = median_time(baseline_fn, repeat=repeat, number=number, cold=cold)
+    return Row(suite, case, a, baseline, b, nbytes, target)
+
+
+def format_table(rows):
+    """Rows as a plain-text table."""
+    def fmt_t(s):
+        for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
+            if s >= scale:
+                return f"{s / scale:7.3f} {unit}"
+        return f"{s * 1e9:7.1f} ns"
+    lines = [f"{'case':<44} {'pybuf':>11} {'baseline':<24} {'base time':>11} "
+             f"{'ratio':>7} {'GB/s':>6}  target"]
+    for r in rows:
+        g = f"{r.gbps:6.2f}" if r.gbps else "     -"
+        lines.append(f"{r.case:<44} {fmt_t(r.pybuf_s):>11} {r.baseline:<24} "
+                     f"{fmt_t(r.baseline_s):>11} {r.ratio:7.3f} {g}  {r.target}")
+    return "\n".join(lines)
