@@ -11,7 +11,7 @@ resized while they live.
 """
 cimport cython
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
-                             PyObject_CheckBuffer, PyBUF_FULL_RO, PyBUF_FULL)
+                             PyObject_CheckBuffer, PyBUF_FULL_RO)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AsDouble
 from cpython.long cimport PyLong_FromVoidPtr
@@ -318,7 +318,7 @@ cdef int _pack_native(char code, char *p, object value) except -1:
         if len(value) != 1:
             raise ValueError(f"invalid value for format 'c': {value!r} "
                              f"(length {len(value)}, not 1)")
-        p[0] = <char>value[0]
+        (<unsigned char *>p)[0] = <unsigned char>value[0]
         return 0
     if not PyIndex_Check(value):
         raise TypeError(f"invalid type for format '{chr(code)}': "
@@ -1095,9 +1095,13 @@ cdef Buffer _view_of(object obj, bint writable):
     if not PyObject_CheckBuffer(obj):
         raise TypeError(f"a buffer exporter is required, not "
                         f"'{type(obj).__name__}'")
-    PyObject_GetBuffer(obj, src, PyBUF_FULL if writable else PyBUF_FULL_RO)
+    # Ask read-only and check: exporters disagree on the error a writable
+    # request of read-only memory raises (numpy: ValueError).
+    PyObject_GetBuffer(obj, src, PyBUF_FULL_RO)
     v._has_src = True
     v._base = obj
+    if writable and src.readonly:
+        raise BufferError(f"{type(obj).__name__} exports read-only memory")
     n = src.ndim
     if n < 0 or n > MAX_NDIM or src.itemsize <= 0:
         raise BufferError(f"exporter {type(obj).__name__} gave ndim {n} and "
@@ -1200,6 +1204,8 @@ cdef bint _same_format(Buffer a, Buffer b):
 cdef int _assign_items(Buffer dst, char *p, int dim, object values) except -1:
     cdef Py_ssize_t i
     if dim == dst.ndim:
+        if dst._code and dst._code not in b"fd?c" and isinstance(values, float):
+            values = int(values)        # as a C cast: truncate
         return dst._set(p, values)
     for i in range(dst._shape[dim]):
         _assign_items(dst, p + i * dst._strides[dim], dim + 1, values[i])
