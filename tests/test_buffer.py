@@ -586,3 +586,15 @@ def test_pickle5_out_of_band_copies_nothing():
     r = pickle.loads(pickle.dumps(s, protocol=5, buffer_callback=bufs.append),
                      buffers=bufs)
     assert r == s and r.c_contiguous
+
+
+def test_recycled_small_blocks_are_zeroed_and_aligned():
+    # Small blocks are recycled through a cache: a zeroed buffer must not
+    # see a previous buffer's bytes.
+    for size in (1, 63, 64, 1000, 2500):
+        for align in (1, 64, 256):
+            dirty = [pybuf.full(size, 0xAB, "B", align=align) for _ in range(12)]
+            del dirty
+            fresh = [pybuf.zeros(size, "B", align=align) for _ in range(12)]
+            for b in fresh:
+                assert b.tobytes() == bytes(size) and b.address % align == 0
