@@ -876,6 +876,10 @@ cdef class Buffer:
         for i in range(self.ndim):
             if o._shape[i] != self._shape[i]:
                 return False
+        if (self._code == 0 and self._parsed is None) or \
+                (o._code == 0 and o._parsed is None):
+            # Opaque items: equal when the formats and the bytes are.
+            return _same_format(self, o) and self.tobytes() == o.tobytes()
         if self._code and self._code == o._code and self._code not in b"fd?" \
                 and self._c_contig and o._c_contig:
             return memcmp(self.data, o.data, <size_t>self.nbytes) == 0
@@ -1206,9 +1210,13 @@ cdef Buffer _copy_buffer(Buffer src, char order, Py_ssize_t align):
 
 
 cdef int _copy_out(Buffer src, char *dst, const Py_ssize_t *dst_strides) except -1:
+    # While the GIL is released another thread could release or resize
+    # src: counting the copy as an export makes that a BufferError.
+    src._exports += 1
     with nogil:
         copy_items(src.ndim, src._shape, src.data, src._strides, src._suboffsets,
                    dst, dst_strides, src.itemsize)
+    src._exports -= 1
     return 0
 
 
@@ -1223,8 +1231,10 @@ cdef int _fill(Buffer dst, object value) except -1:
     item = PyBytes_FromStringAndSize(NULL, dst.itemsize)
     cdef char *p = PyBytes_AS_STRING(item)
     dst._set(p, value)
+    dst._exports += 1             # pinned while the GIL is released
     with nogil:
         fill_items(dst.ndim, dst._shape, dst.data, dst._strides, p, dst.itemsize)
+    dst._exports -= 1
     return 0
 
 

@@ -598,3 +598,43 @@ def test_recycled_small_blocks_are_zeroed_and_aligned():
             fresh = [pybuf.zeros(size, "B", align=align) for _ in range(12)]
             for b in fresh:
                 assert b.tobytes() == bytes(size) and b.address % align == 0
+
+
+def test_release_from_another_thread_during_a_copy_is_refused():
+    # A copy runs without the GIL; a release racing with it must raise,
+    # never free the memory under the copy.
+    import threading
+    b = pybuf.zeros(64 << 20)
+    errors, stop = [], threading.Event()
+
+    def releaser():
+        while not stop.is_set():
+            try:
+                b.release()
+            except BufferError:
+                pass
+            except ValueError:
+                pass
+            else:
+                errors.append("released")
+                return
+
+    t = threading.Thread(target=releaser)
+    t.start()
+    try:
+        for _ in range(5):
+            try:
+                b.copy()
+            except ValueError:           # released between two copies: fine
+                break
+    finally:
+        stop.set()
+        t.join()
+    assert not errors or b.released
+
+
+def test_opaque_foreign_format_compares_by_bytes():
+    nd = np.zeros(3, dtype=[("a", "<i4"), ("b", "u1", (3,))])
+    b = pybuf.asbuffer(nd)
+    assert b.itemsize == nd.itemsize and b.shape == (3,)
+    assert pybuf.copy(nd).tobytes() == nd.tobytes()
