@@ -26,6 +26,7 @@ from libc.stdlib cimport malloc, free
 from pybuf._types cimport MAX_NDIM
 from pybuf.buffer cimport Buffer, from_memory
 
+import operator
 import sys
 
 cdef extern from "Python.h":
@@ -240,8 +241,10 @@ def to_dlpack(Buffer b, stream, max_version, dl_device, copy):
         versioned = False
     else:
         try:
-            major = int(max_version[0])
-        except (TypeError, IndexError, ValueError):
+            major, minor = max_version
+            major = operator.index(major)
+            operator.index(minor)
+        except (TypeError, ValueError):
             raise TypeError(f"max_version must be a (major, minor) tuple, not "
                             f"{max_version!r}") from None
         versioned = major >= 1
