@@ -458,3 +458,17 @@ def test_asbuffer_of_tensor_numpy_shares():
     assert t[4].item() == 8.0
     t[0] = -1
     assert b[0] == -1.0
+
+
+# --- the docs page --------------------------------------------------------------
+
+def test_docs_interop_page_runs():
+    import doctest
+    page = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__))), "docs", "interop.rst")
+    if not os.path.exists(page):
+        pytest.skip("no docs/ folder next to the tests")
+    result = doctest.testfile(page, module_relative=False,
+                              optionflags=doctest.ELLIPSIS |
+                              doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 40
