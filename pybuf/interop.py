@@ -234,7 +234,8 @@ class SharedBuffer(_Mapped):
 
     Pickling a SharedBuffer sends its name, shape and format, not its
     data: the receiving process attaches to the same memory (the segment
-    must still be linked then).
+    must still be linked then).  :func:`copy.copy` and
+    :func:`copy.deepcopy` give an ordinary owned Buffer with the same items.
 
     Attributes
     ----------
@@ -272,6 +273,14 @@ class SharedBuffer(_Mapped):
     def __reduce_ex__(self, protocol):
         self._check_open()
         return attach, (self.name, self.shape, self.format)
+
+    # Pickling shares; copying must not: copy.copy / deepcopy give an owned
+    # Buffer with the same items.
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        return self.copy()
 
     def _check_open(self):
         if self.released:

@@ -194,6 +194,8 @@ def datafile(tmp_path):
 
 
 def _mapped(path):
+    if not os.path.exists("/proc/self/maps"):
+        pytest.skip("needs /proc/self/maps to see mappings")
     with open("/proc/self/maps") as f:
         return str(path) in f.read()
 
@@ -389,6 +391,15 @@ def test_shared_bad_input():
         pybuf.shared(4, "not a format")
     with pytest.raises(TypeError):
         pybuf.SharedBuffer(4)
+
+
+def test_shared_copy_does_not_share():
+    import copy
+    with pybuf.shared(4, "i") as b:
+        for c in (copy.copy(b), copy.deepcopy(b)):
+            assert type(c) is pybuf.Buffer and c == b
+            c[0] = 1
+            assert b[0] == 0
 
 
 def test_shared_zero_size():
