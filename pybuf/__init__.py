@@ -36,19 +36,27 @@ except ImportError:
 
 from pybuf.buffer import Buffer, asbuffer, copy, empty, full, zeros
 from pybuf.formats import Format, calcsize, parse_format
+from pybuf._dlpack import from_dlpack
+from pybuf.interop import MemmapBuffer, SharedBuffer, attach, memmap, shared
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Buffer",
     "Format",
+    "MemmapBuffer",
+    "SharedBuffer",
     "asbuffer",
+    "attach",
     "calcsize",
     "copy",
     "empty",
+    "from_dlpack",
     "full",
     "get_include",
+    "memmap",
     "parse_format",
+    "shared",
     "zeros",
     "__version__",
 ]
