@@ -1166,9 +1166,11 @@ cdef _Layout _layout_of(Buffer b):
 
 
 cdef Buffer _view_from_layout(Buffer parent, _Layout lay, bint readonly,
-                              tuple entry):
-    """A new Buffer over ``lay`` that holds an export of ``parent``."""
-    cdef Buffer v = Buffer.__new__(Buffer)
+                              tuple entry, Buffer v=None):
+    """A new Buffer over ``lay`` that holds an export of ``parent``
+    (``v``: a fresh, empty instance of a subclass to use instead)."""
+    if v is None:
+        v = Buffer.__new__(Buffer)
     cdef int n = lay.ndim
     cdef int i
     PyObject_GetBuffer(parent, &v._src, PyBUF_FULL_RO)
@@ -1489,15 +1491,10 @@ cdef Buffer from_memory(object owner, char *data, int ndim,
     if ndim < 0 or ndim > MAX_NDIM or itemsize <= 0:
         raise ValueError(f"cannot describe memory with ndim {ndim} and "
                          f"itemsize {itemsize}")
+    _set_dims(v, ndim, shape)
     if ndim:
-        v._shape = <Py_ssize_t *>malloc(2 * ndim * sizeof(Py_ssize_t))
-        if v._shape == NULL:
-            raise MemoryError()
-        v._strides = v._shape + ndim
-        memcpy(v._shape, shape, ndim * sizeof(Py_ssize_t))
         memcpy(v._strides, strides, ndim * sizeof(Py_ssize_t))
     v.data = data
-    v.ndim = ndim
     v._fmt, v._format, v.itemsize, v._code, v._parsed = _foreign_entry(format, itemsize)
     v.nbytes = _checked_nbytes(ndim, v._shape, itemsize)
     v._readonly = readonly
@@ -1516,19 +1513,5 @@ def _view_as(type cls, Buffer src):
     """
     if not issubclass(cls, Buffer):
         raise TypeError(f"{cls.__name__} is not a subclass of Buffer")
-    cdef Buffer tmp = _view_from_layout(src, _layout_of(src), src._readonly,
-                                        src._entry())
-    cdef Buffer v = cls.__new__(cls)
-    # Move tmp's held export and layout into v; tmp is left empty and
-    # released, so its deallocation gives back nothing.
-    v._src = tmp._src
-    v._has_src, tmp._has_src = tmp._has_src, False
-    v._base, tmp._base = tmp._base, None
-    v._shape, tmp._shape = tmp._shape, NULL
-    v._strides, tmp._strides = tmp._strides, NULL
-    v._suboffsets, tmp._suboffsets = tmp._suboffsets, NULL
-    v.data, v.ndim, v.itemsize, v.nbytes = tmp.data, tmp.ndim, tmp.itemsize, tmp.nbytes
-    v._fmt, v._format, _, v._code, v._parsed = tmp._entry()
-    v._readonly, v._c_contig, v._f_contig = tmp._readonly, tmp._c_contig, tmp._f_contig
-    tmp._released = True
-    return v
+    return _view_from_layout(src, _layout_of(src), src._readonly, src._entry(),
+                             cls.__new__(cls))

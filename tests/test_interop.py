@@ -172,7 +172,11 @@ def test_dask_distributed_64mib():
         numpy.bitwise_not(numpy.asarray(y), out=numpy.asarray(y))
         return y
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+    # Generous connect timeouts: worker processes start slowly on a loaded
+    # two-core machine.
+    import dask
+    with dask.config.set({"distributed.comm.timeouts.connect": "120s"}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1,
                                   processes=True, dashboard_address=None,
                                   silence_logs=50) as cluster, \
             distributed.Client(cluster, timeout=60) as client:
