@@ -36,15 +36,18 @@ except ImportError:
 
 from pybuf.buffer import Buffer, asbuffer, copy, empty, full, zeros
 from pybuf.formats import Format, calcsize, parse_format
+from pybuf.describe import BufferInfo, describe
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Buffer",
+    "BufferInfo",
     "Format",
     "asbuffer",
     "calcsize",
     "copy",
+    "describe",
     "empty",
     "full",
     "get_include",
