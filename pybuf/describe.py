@@ -87,12 +87,13 @@ class BufferInfo:
     meaning : str
         The format in words, e.g. ``"little-endian int32"``.
     itemsize : int
-        Bytes per element.
+        Bytes per element (1 when the request did not include
+        ``PyBUF_ND``: a consumer must then read plain bytes).
     ndim : int
         Number of dimensions.
     shape : tuple of int
-        Elements per dimension (``(len // itemsize,)`` when the request did
-        not include ``PyBUF_ND``).
+        Elements per dimension (``(len,)`` when the request did not include
+        ``PyBUF_ND``).
     strides : tuple of int
         Bytes from one element to the next along each dimension (C-contiguous
         ones when the exporter gave none).
@@ -393,10 +394,12 @@ def _info(exporter, name, flags, raw):
     itemsize = raw["itemsize"]
     length = raw["len"]
     shape = raw["shape"]
-    if shape is None:
-        # No PyBUF_ND: the consumer sees one dimension of len/itemsize items.
-        ndim = 1
-        shape = (length // itemsize if itemsize else length,)
+    if raw["ndim"] == 0:
+        ndim, shape = 0, ()          # a scalar: shape and strides are NULL
+    elif shape is None:
+        # No PyBUF_ND: CPython's documentation tells the consumer to ignore
+        # itemsize and read len bytes, one dimension.
+        ndim, itemsize, shape = 1, 1, (length,)
     else:
         ndim = raw["ndim"]
     strides = raw["strides"]
@@ -470,7 +473,7 @@ _ORDER_WORDS = {
     "=": f"{sys.byteorder}-endian", "^": "native unaligned",
 }
 _TOKEN = re.compile(r"\s*(?:(?P<order>[@=<>!^])|(?P<count>\d+)?"
-                    r"(?P<sub>\([\d,\s]+\))?"
+                    r"(?P<sub>\([\d,\s]+\))?(?P<sorder>[@=<>!^])?"
                     r"(?:(?P<code>Z[fdg]|[?cbBhHiIlLqQnNefdgspPOxuw])"
                     r"|(?P<open>T\{))(?::(?P<name>[^:]*):)?"
                     r"|(?P<close>\})(?::(?P<cname>[^:]*):)?)")
@@ -510,6 +513,8 @@ def _explain(fmt, pos, order):
             continue
         if m["close"]:
             return parts, pos
+        if m["sorder"]:
+            order = m["sorder"]
         if m["open"]:
             inner, pos = _explain(fmt, pos, order)
             word = "struct {" + ", ".join(inner) + "}"
