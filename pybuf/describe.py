@@ -115,6 +115,10 @@ class BufferInfo:
     offset : int or None
         Where the first element lies within that span: 0 unless some stride
         is negative.
+    null : tuple of str
+        The pointer fields of the ``Py_buffer`` the exporter left NULL, among
+        ``"format"``, ``"shape"``, ``"strides"``, ``"suboffsets"``: what the
+        request did not ask for (or, for a 0-d buffer, shape and strides).
     """
 
     exporter: str
@@ -134,6 +138,7 @@ class BufferInfo:
     address: int
     span: Optional[int]
     offset: Optional[int]
+    null: Tuple[str, ...]
 
     @property
     def size(self) -> int:
@@ -186,6 +191,8 @@ class BufferInfo:
             ("contiguous", layout, ""),
             ("address", f"{self.address:#x}", "buf: the first element"),
             ("span", span, span_note),
+            ("left NULL", ", ".join(self.null) or "-",
+             "Py_buffer fields the exporter left NULL"),
         ]
 
     def __str__(self):
@@ -437,6 +444,8 @@ def _info(exporter, name, flags, raw):
         address=raw["buf"],
         span=span,
         offset=offset,
+        null=tuple(k for k in ("format", "shape", "strides", "suboffsets")
+                   if raw[k] is None),
     )
 
 
