@@ -4,6 +4,7 @@ Build: ``python -m sphinx -W -b html docs docs/_build/html`` from the
 repository root, with pybuf built in place or installed.
 """
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,5 +49,17 @@ def _add_optional_pages(app, docname, source):
     source[0] = source[0].replace("   .. optional pages\n", lines)
 
 
+_SIGNATURE = re.compile(r"^\s*[A-Za-z_][\w.]*\(.*\)(\s*->.*)?\s*$")
+
+
+def _drop_signature_lines(app, what, name, obj, options, lines):
+    """Cython's ``embedsignature`` and hand-written docstrings may both start
+    with a ``Name(...)`` line; autodoc already shows the signature, and a
+    bare ``*`` in the leftover line would read as broken emphasis."""
+    while lines and (not lines[0].strip() or _SIGNATURE.match(lines[0])):
+        del lines[0]
+
+
 def setup(app):
     app.connect("source-read", _add_optional_pages)
+    app.connect("autodoc-process-docstring", _drop_signature_lines)
