@@ -383,6 +383,11 @@ def cmd_bench(args, out=sys.stdout):
         except ImportError:
             raise UsageError("python -m pybuf bench: error: --plot needs "
                              "matplotlib (pip install matplotlib)")
+    for opt, path in (("--json", args.json), ("--plot", args.plot)):
+        # Fail before a long run, not after it.
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise UsageError(f"python -m pybuf bench: error: {opt} {path!r}: "
+                             f"no such directory")
     paths = find_suites(args.dir, args.suite)
     rows, failures = run_suites(paths, quick=args.quick)
     print(ratio_table(rows), file=out)
@@ -514,3 +519,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("python -m pybuf: error: out of memory (try a smaller --mib "
+              "or --shape)", file=sys.stderr)
+        return 1

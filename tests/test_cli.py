@@ -17,7 +17,9 @@ PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(pybuf.__file__)))
 
 
 def run(*argv, cwd=None, code=None, timeout=120):
-    env = dict(os.environ, PYTHONPATH=PKG_PARENT, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=os.pathsep.join(
+                   filter(None, [PKG_PARENT, os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable] + (["-c", code] if code else ["-m", "pybuf"]) + list(argv)
     return subprocess.run(cmd, cwd=cwd or ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)

@@ -30,7 +30,9 @@ PYX = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".pyx"))
 
 
 def _env():
-    return dict(os.environ, PYTHONPATH=PKG_PARENT, PYTHONDONTWRITEBYTECODE="1")
+    return dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+                PYTHONPATH=os.pathsep.join(
+                    filter(None, [PKG_PARENT, os.environ.get("PYTHONPATH")])))
 
 
 @pytest.fixture(scope="module")
