@@ -227,7 +227,8 @@ class BufferInfo:
         more = " ..." if len(walk) > 16 else ""
         lines.append(f"  element offsets in index order: {shown}{more}")
         if shared:
-            lines.append("  '*': several elements share these bytes (zero stride)")
+            lines.append("  '*': bytes shared by several elements (zero or "
+                         "overlapping strides)")
         return lines
 
     def _map(self):
@@ -254,6 +255,10 @@ class BufferInfo:
             walk.append(off)
             label = ",".join(map(str, idx)) if self.ndim else "()"
             first = off // g
+            if cells[first] == "--":      # inside an earlier element
+                cells[first] = label + "*"
+                shared = True
+                continue
             if cells[first] != ".":
                 shared = True
                 if not cells[first].endswith("*"):

@@ -146,11 +146,14 @@ def test_tiny_exporter(examples):
 
 def test_no_python_example_escapes_the_tests():
     """Python code on the pages is written as ``>>>`` examples (which run);
-    literal ``code-block:: python`` would not be run, so there is none."""
+    literal ``code-block:: python`` would not be run, so there is none.
+    Likewise Cython appears only as included example files."""
     for page in PAGES:
         with open(os.path.join(DOCS, page)) as f:
             text = f.read()
         assert not re.search(r"code-block::\s*(python|pycon|py)\b", text), page
+        # Cython is shown with literalinclude of files the tests compile.
+        assert not re.search(r"code-block::\s*(cython|pyrex)\b", text), page
 
 
 def _console_commands():
