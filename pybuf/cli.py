@@ -98,7 +98,8 @@ def cmd_demo(args, out=sys.stdout):
     for name, addr in addresses.items():
         say(f"   {name:<13} sees address {addr:#x}")
     same = len(set(addresses.values())) == 1
-    say(f"   one block of memory, {buf.exports} live exports: {same}")
+    say(f"   all see one block of memory: {same} "
+        f"(the Buffer counts {buf.exports} live exports)")
 
     say("Step 3. Write through one consumer, read through all the others.")
     mv[0] = 42.0
