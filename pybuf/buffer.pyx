@@ -11,7 +11,7 @@ resized while they live.
 """
 cimport cython
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
-                             PyObject_CheckBuffer, PyBUF_FULL_RO, PyBUF_FULL)
+                             PyObject_CheckBuffer, PyBUF_FULL_RO)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AsDouble
 from cpython.long cimport PyLong_FromVoidPtr
@@ -30,6 +30,7 @@ from pybuf import formats as _formats
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
+    Py_ssize_t PyNumber_AsSsize_t(object o, object exc) except? -1
     int PySlice_Unpack(object slice, Py_ssize_t *start, Py_ssize_t *stop,
                        Py_ssize_t *step) except -1
     Py_ssize_t PySlice_AdjustIndices(Py_ssize_t length, Py_ssize_t *start,
@@ -122,30 +123,36 @@ cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
     return _make_entry(fmt, raw, itemsize, parsed)
 
 
+cdef inline Py_ssize_t _dim(object dim, int i, object shape) except -1:
+    """One dimension as a C integer: TypeError for non-integers,
+    ValueError if negative, OverflowError if it does not fit."""
+    cdef Py_ssize_t d
+    if not PyIndex_Check(dim):
+        raise TypeError(f"shape must be an int or a tuple of ints, got "
+                        f"{type(dim).__name__} in dimension {i}")
+    d = PyNumber_AsSsize_t(dim, OverflowError)
+    if d < 0:
+        raise ValueError(f"negative dimension {d} in shape {shape!r}")
+    return d
+
+
 cdef int _parse_shape(object shape, Py_ssize_t *out) except -1:
     """Store ``shape`` (an int or a sequence of ints) in ``out``; return ndim."""
     cdef int ndim, i
-    cdef Py_ssize_t n
+    if type(shape) is tuple:                 # the common case, kept cheap
+        ndim = len(<tuple>shape)
+        if ndim > MAX_NDIM:
+            raise ValueError(f"too many dimensions: {ndim} > {MAX_NDIM}")
+        for i in range(ndim):
+            out[i] = _dim((<tuple>shape)[i], i, shape)
+        return ndim
     if PyIndex_Check(shape):
-        shape = (shape,)
-    elif isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
+        out[0] = _dim(shape, 0, shape)
+        return 1
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
         raise TypeError(f"shape must be an int or a tuple of ints, not "
                         f"{type(shape).__name__}")
-    if len(shape) > MAX_NDIM:
-        raise ValueError(f"too many dimensions: {len(shape)} > {MAX_NDIM}")
-    ndim = len(shape)
-    for i in range(ndim):
-        dim = shape[i]
-        if not PyIndex_Check(dim):
-            raise TypeError(f"shape must be an int or a tuple of ints, got "
-                            f"{type(dim).__name__} in dimension {i}")
-        dim = PyNumber_Index(dim)
-        if dim < 0:
-            raise ValueError(f"negative dimension {dim} in shape {tuple(shape)}")
-        if dim > PY_SSIZE_T_MAX:
-            raise OverflowError(f"dimension {dim} does not fit in Py_ssize_t")
-        out[i] = dim
-    return ndim
+    return _parse_shape(tuple(shape), out)
 
 
 cdef Py_ssize_t _checked_nbytes(int ndim, const Py_ssize_t *shape,
@@ -174,12 +181,13 @@ cdef char _parse_order(object order) except 0:
 
 
 cdef Py_ssize_t _parse_align(object align) except -1:
+    cdef Py_ssize_t a
     if not PyIndex_Check(align):
         raise TypeError(f"align must be an int, not {type(align).__name__}")
-    a = PyNumber_Index(align)
+    a = PyNumber_AsSsize_t(align, None)     # clipped: no exception
     if a <= 0 or (a & (a - 1)) != 0 or a > (1 << 30):
         raise ValueError(f"align must be a power of two between 1 and 2**30, "
-                         f"not {a}")
+                         f"not {align}")
     return a
 
 
@@ -318,7 +326,7 @@ cdef int _pack_native(char code, char *p, object value) except -1:
         if len(value) != 1:
             raise ValueError(f"invalid value for format 'c': {value!r} "
                              f"(length {len(value)}, not 1)")
-        p[0] = <char>value[0]
+        (<unsigned char *>p)[0] = <unsigned char>value[0]
         return 0
     if not PyIndex_Check(value):
         raise TypeError(f"invalid type for format '{chr(code)}': "
@@ -382,6 +390,7 @@ cdef class _Layout:
     cdef Py_ssize_t suboffsets[MAX_NDIM]
 
 
+@cython.freelist(16)
 cdef class Buffer:
     """Buffer(shape, format="B", *, order="C", align=64)
 
@@ -435,8 +444,9 @@ cdef class Buffer:
         if self._has_src:
             self._has_src = False
             PyBuffer_Release(&self._src)
-        free(self._mem)
-        free(self._shape)          # strides live in the same block
+        _free_block(self._mem, self.nbytes, self._align)
+        if self._shape != self._inline:
+            free(self._shape)      # strides live in the same block
         free(self._suboffsets)
         self._mem = NULL
         self._shape = self._strides = self._suboffsets = NULL
@@ -643,8 +653,10 @@ cdef class Buffer:
         """
         cdef Py_ssize_t dims[MAX_NDIM]
         cdef int ndim
-        cdef Py_ssize_t nbytes, keep
+        cdef Py_ssize_t nbytes
         cdef char order
+        cdef void *mem
+        cdef char *data
         self._check()
         if self._mem == NULL:
             raise ValueError("only a Buffer that owns its memory can be resized")
@@ -653,18 +665,16 @@ cdef class Buffer:
                               f"live export(s)")
         ndim = _parse_shape(shape, dims)
         order = c'F' if (self._f_contig and not self._c_contig) else c'C'
-        cdef Buffer fresh = Buffer.__new__(Buffer)
-        _init_owned_dims(fresh, ndim, dims, self._entry(), order, self._align, True)
-        keep = min(self.nbytes, fresh.nbytes)
-        memcpy(fresh.data, self.data, <size_t>keep)
-        # Swap the storage: self takes fresh's block and layout.
-        self._mem, fresh._mem = fresh._mem, self._mem
-        self._shape, fresh._shape = fresh._shape, self._shape
-        self._strides, fresh._strides = fresh._strides, self._strides
-        self.data, fresh.data = fresh.data, self.data
-        self.ndim, fresh.ndim = fresh.ndim, self.ndim
-        self.nbytes, fresh.nbytes = fresh.nbytes, self.nbytes
-        self._c_contig, self._f_contig = fresh._c_contig, fresh._f_contig
+        nbytes = _checked_nbytes(ndim, dims, self.itemsize)
+        mem = _alloc_block(nbytes, self._align, True, &data)
+        memcpy(data, self.data, <size_t>min(self.nbytes, nbytes))
+        _free_block(self._mem, self.nbytes, self._align)
+        self._mem = mem
+        self.data = data
+        self.nbytes = nbytes
+        _set_dims(self, ndim, dims)
+        _fill_strides(ndim, dims, self._strides, self.itemsize, order)
+        _set_contiguity(self)
 
     cdef tuple _entry(self):
         return (self._fmt, self._format, self.itemsize, self._code, self._parsed)
@@ -866,6 +876,10 @@ cdef class Buffer:
         for i in range(self.ndim):
             if o._shape[i] != self._shape[i]:
                 return False
+        if (self._code == 0 and self._parsed is None) or \
+                (o._code == 0 and o._parsed is None):
+            # Opaque items: equal when the formats and the bytes are.
+            return _same_format(self, o) and self.tobytes() == o.tobytes()
         if self._code and self._code == o._code and self._code not in b"fd?" \
                 and self._c_contig and o._c_contig:
             return memcmp(self.data, o.data, <size_t>self.nbytes) == 0
@@ -912,32 +926,90 @@ cdef int _init_owned(Buffer self, object shape, tuple entry, char order,
     return _init_owned_dims(self, ndim, dims, entry, order, align, zero)
 
 
+cdef int _set_dims(Buffer self, int ndim, const Py_ssize_t *shape) except -1:
+    """Point _shape/_strides at storage for ``ndim`` dimensions (inline up
+    to 4, else one malloc'd block) and copy ``shape``; strides are the
+    caller's to fill."""
+    if self._shape != NULL and self._shape != self._inline:
+        free(self._shape)
+    self._shape = self._strides = NULL
+    if ndim > 4:
+        self._shape = <Py_ssize_t *>malloc(2 * ndim * sizeof(Py_ssize_t))
+        if self._shape == NULL:
+            raise MemoryError()
+    elif ndim > 0:
+        self._shape = self._inline
+    if ndim:
+        self._strides = self._shape + ndim
+        memcpy(self._shape, shape, ndim * sizeof(Py_ssize_t))
+    self.ndim = ndim
+    return 0
+
+
+# A small cache of freed small blocks, by size class of 64 bytes (as numpy
+# keeps for its small arrays): creating and dropping small Buffers then costs
+# no trip through malloc's bins.  Only touched with the GIL held.
+cdef enum:
+    CACHE_CLASSES = 40          # blocks up to 40 * 64 = 2560 bytes
+    CACHE_DEPTH = 8
+cdef void *_cache[CACHE_CLASSES][CACHE_DEPTH]
+cdef int _cache_len[CACHE_CLASSES]
+
+
+cdef inline size_t _block_size(Py_ssize_t nbytes, Py_ssize_t align) noexcept nogil:
+    cdef size_t total = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
+    if total <= CACHE_CLASSES * 64:
+        total = (total + 63) & ~<size_t>63      # the whole size class
+    return total
+
+
+cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
+                        char **data) except NULL:
+    """malloc (or calloc) ``nbytes`` aligned to ``align``: the block to free
+    (with _free_block) is returned, the aligned address stored in ``data``.
+    Rounding up a plain malloc is cheaper than posix_memalign."""
+    cdef size_t total
+    cdef void *mem = NULL
+    cdef int k
+    if nbytes > PY_SSIZE_T_MAX - align:
+        raise OverflowError("buffer size does not fit in Py_ssize_t")
+    total = _block_size(nbytes, align)
+    k = <int>(total >> 6) - 1
+    if k < CACHE_CLASSES and _cache_len[k]:
+        _cache_len[k] -= 1
+        mem = _cache[k][_cache_len[k]]
+        if zero:
+            memset(mem, 0, total)
+    else:
+        mem = calloc(total, 1) if zero else malloc(total)
+        if mem == NULL:
+            raise MemoryError(f"cannot allocate {nbytes} bytes")
+    data[0] = <char *>((<uintptr_t>mem + <uintptr_t>(align - 1)) & ~<uintptr_t>(align - 1))
+    if nbytes >= HUGE_ADVICE_BYTES:
+        pybuf_advise_huge(data[0], <size_t>nbytes)
+    return mem
+
+
+cdef void _free_block(void *mem, Py_ssize_t nbytes, Py_ssize_t align) noexcept:
+    cdef size_t total = _block_size(nbytes, align)
+    cdef int k = <int>(total >> 6) - 1
+    if mem == NULL:
+        return
+    if k < CACHE_CLASSES and _cache_len[k] < CACHE_DEPTH:
+        _cache[k][_cache_len[k]] = mem
+        _cache_len[k] += 1
+    else:
+        free(mem)
+
+
 cdef int _init_owned_dims(Buffer self, int ndim, const Py_ssize_t *dims,
                           tuple entry, char order, Py_ssize_t align,
                           bint zero) except -1:
     cdef Py_ssize_t itemsize = entry[2]
     cdef Py_ssize_t nbytes = _checked_nbytes(ndim, dims, itemsize)
-    cdef size_t total
-    cdef void *mem
-    if nbytes > PY_SSIZE_T_MAX - align:
-        raise OverflowError("buffer size does not fit in Py_ssize_t")
-    total = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
-    mem = calloc(total, 1) if zero else malloc(total)
-    if mem == NULL:
-        raise MemoryError(f"cannot allocate {nbytes} bytes")
-    if ndim:
-        self._shape = <Py_ssize_t *>malloc(2 * ndim * sizeof(Py_ssize_t))
-        if self._shape == NULL:
-            free(mem)
-            raise MemoryError()
-        self._strides = self._shape + ndim
-        memcpy(self._shape, dims, ndim * sizeof(Py_ssize_t))
-        _fill_strides(ndim, dims, self._strides, itemsize, order)
-    self._mem = mem
-    self.data = <char *>((<uintptr_t>mem + <uintptr_t>(align - 1)) & ~<uintptr_t>(align - 1))
-    if nbytes >= HUGE_ADVICE_BYTES:
-        pybuf_advise_huge(self.data, <size_t>nbytes)
-    self.ndim = ndim
+    self._mem = _alloc_block(nbytes, align, zero, &self.data)
+    _set_dims(self, ndim, dims)
+    _fill_strides(ndim, dims, self._strides, itemsize, order)
     self.itemsize = itemsize
     self.nbytes = nbytes
     self._align = align
@@ -1057,12 +1129,8 @@ cdef Buffer _view_from_layout(Buffer parent, _Layout lay, bint readonly,
     PyObject_GetBuffer(parent, &v._src, PyBUF_FULL_RO)
     v._has_src = True
     v._base = parent
+    _set_dims(v, n, lay.shape)
     if n:
-        v._shape = <Py_ssize_t *>malloc(2 * n * sizeof(Py_ssize_t))
-        if v._shape == NULL:
-            raise MemoryError()
-        v._strides = v._shape + n
-        memcpy(v._shape, lay.shape, n * sizeof(Py_ssize_t))
         memcpy(v._strides, lay.strides, n * sizeof(Py_ssize_t))
         if lay.indirect:
             v._suboffsets = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
@@ -1070,7 +1138,6 @@ cdef Buffer _view_from_layout(Buffer parent, _Layout lay, bint readonly,
                 raise MemoryError()
             memcpy(v._suboffsets, lay.suboffsets, n * sizeof(Py_ssize_t))
     v.data = lay.data
-    v.ndim = n
     v._fmt, v._format, v.itemsize, v._code, v._parsed = entry
     v.nbytes = _checked_nbytes(n, lay.shape, v.itemsize)
     v._readonly = readonly or parent._readonly
@@ -1091,26 +1158,29 @@ cdef Buffer _view_of(object obj, bint writable):
     cdef Buffer v = Buffer.__new__(Buffer)
     cdef Py_buffer *src = &v._src
     cdef int i, n
+    cdef Py_ssize_t length
     cdef bint indirect = False
     if not PyObject_CheckBuffer(obj):
         raise TypeError(f"a buffer exporter is required, not "
                         f"'{type(obj).__name__}'")
-    PyObject_GetBuffer(obj, src, PyBUF_FULL if writable else PyBUF_FULL_RO)
+    # Ask read-only and check: exporters disagree on the error a writable
+    # request of read-only memory raises (numpy: ValueError).
+    PyObject_GetBuffer(obj, src, PyBUF_FULL_RO)
     v._has_src = True
     v._base = obj
+    if writable and src.readonly:
+        raise BufferError(f"{type(obj).__name__} exports read-only memory")
     n = src.ndim
     if n < 0 or n > MAX_NDIM or src.itemsize <= 0:
         raise BufferError(f"exporter {type(obj).__name__} gave ndim {n} and "
                           f"itemsize {src.itemsize}")
     if n:
-        v._shape = <Py_ssize_t *>malloc(2 * n * sizeof(Py_ssize_t))
-        if v._shape == NULL:
-            raise MemoryError()
-        v._strides = v._shape + n
         if src.shape == NULL:       # only legal for ndim 1 (PyBuffer_FillInfo)
-            v._shape[0] = src.len // src.itemsize
+            n = 1
+            length = src.len // src.itemsize
+            _set_dims(v, 1, &length)
         else:
-            memcpy(v._shape, src.shape, n * sizeof(Py_ssize_t))
+            _set_dims(v, n, src.shape)
         if src.strides == NULL:
             _fill_strides(n, v._shape, v._strides, src.itemsize, c'C')
         else:
@@ -1124,7 +1194,6 @@ cdef Buffer _view_of(object obj, bint writable):
                 raise MemoryError()
             memcpy(v._suboffsets, src.suboffsets, n * sizeof(Py_ssize_t))
     v.data = <char *>src.buf
-    v.ndim = n
     entry = _foreign_entry(src.format, src.itemsize)
     v._fmt, v._format, v.itemsize, v._code, v._parsed = entry
     v.nbytes = _checked_nbytes(n, v._shape, v.itemsize)
@@ -1141,9 +1210,13 @@ cdef Buffer _copy_buffer(Buffer src, char order, Py_ssize_t align):
 
 
 cdef int _copy_out(Buffer src, char *dst, const Py_ssize_t *dst_strides) except -1:
+    # While the GIL is released another thread could release or resize
+    # src: counting the copy as an export makes that a BufferError.
+    src._exports += 1
     with nogil:
         copy_items(src.ndim, src._shape, src.data, src._strides, src._suboffsets,
                    dst, dst_strides, src.itemsize)
+    src._exports -= 1
     return 0
 
 
@@ -1158,8 +1231,10 @@ cdef int _fill(Buffer dst, object value) except -1:
     item = PyBytes_FromStringAndSize(NULL, dst.itemsize)
     cdef char *p = PyBytes_AS_STRING(item)
     dst._set(p, value)
+    dst._exports += 1             # pinned while the GIL is released
     with nogil:
         fill_items(dst.ndim, dst._shape, dst.data, dst._strides, p, dst.itemsize)
+    dst._exports -= 1
     return 0
 
 
@@ -1200,6 +1275,8 @@ cdef bint _same_format(Buffer a, Buffer b):
 cdef int _assign_items(Buffer dst, char *p, int dim, object values) except -1:
     cdef Py_ssize_t i
     if dim == dst.ndim:
+        if dst._code and dst._code not in b"fd?c" and isinstance(values, float):
+            values = int(values)        # as a C cast: truncate
         return dst._set(p, values)
     for i in range(dst._shape[dim]):
         _assign_items(dst, p + i * dst._strides[dim], dim + 1, values[i])

@@ -1,0 +1,2 @@
+# The C-level kernels are cimported from kernels.pxd; the Python entry
+# points are listed here as they are added.
