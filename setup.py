@@ -23,7 +23,7 @@ directives = {
 
 extra_compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
 
-MODULES = ["buffer", "kernels"]
+MODULES = ["buffer", "kernels", "_dlpack"]
 
 extensions = [
     Extension(f"pybuf.{name}", [f"pybuf/{name}.pyx"],

@@ -36,6 +36,8 @@ except ImportError:
 
 from pybuf.buffer import Buffer, asbuffer, copy, empty, full, zeros
 from pybuf.formats import Format, calcsize, parse_format
+from pybuf._dlpack import from_dlpack
+from pybuf.interop import MemmapBuffer, SharedBuffer, attach, memmap, shared
 from pybuf.describe import BufferInfo, describe
 
 __version__ = "0.1.0"
@@ -44,14 +46,20 @@ __all__ = [
     "Buffer",
     "BufferInfo",
     "Format",
+    "MemmapBuffer",
+    "SharedBuffer",
     "asbuffer",
+    "attach",
     "calcsize",
     "copy",
     "describe",
     "empty",
+    "from_dlpack",
     "full",
     "get_include",
+    "memmap",
     "parse_format",
+    "shared",
     "zeros",
     "__version__",
 ]

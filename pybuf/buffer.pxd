@@ -37,3 +37,10 @@ cdef class Buffer:
     cdef tuple _entry(self)
     cdef object _tolist(self, const char *p, int dim)
     cdef void _free(self) noexcept
+
+
+# A Buffer over memory kept alive by ``owner`` (strides in bytes; nothing is
+# copied).  Used by pybuf._dlpack; open to any extension that owns memory.
+cdef Buffer from_memory(object owner, char *data, int ndim,
+                        const Py_ssize_t *shape, const Py_ssize_t *strides,
+                        const char *format, Py_ssize_t itemsize, bint readonly)

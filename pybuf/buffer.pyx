@@ -915,6 +915,51 @@ cdef class Buffer:
         return _rebuild, (PickleBuffer(src), self._fmt, self.shape, order,
                           bool(self._readonly))
 
+    # --- DLPack (the structs and capsules live in pybuf._dlpack) -----------------
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None,
+                   copy=None):
+        """Export the memory as a DLPack capsule (CPU device, no copy).
+
+        Parameters
+        ----------
+        stream : None
+            Must be ``None``: CPU memory has no stream to synchronise.
+        max_version : tuple of int, optional
+            Highest DLPack version the consumer understands.  ``(1, x)`` or
+            higher gives a versioned capsule (``"dltensor_versioned"``) that
+            carries the read-only flag; ``None`` or ``(0, x)`` gives a legacy
+            ``"dltensor"`` capsule.
+        dl_device : tuple of int, optional
+            ``None`` or ``(1, 0)`` (``kDLCPU``); anything else is refused.
+        copy : bool, optional
+            ``True`` exports a new C-contiguous copy, ``False`` never copies
+            and ``None`` copies only when the layout cannot be described in
+            DLPack (suboffsets, or a stride that is not a whole number of
+            items).
+
+        Raises
+        ------
+        BufferError
+            Unsupported format (named in the message), device or stream, a
+            read-only Buffer on a legacy request (legacy capsules cannot say
+            read-only), or ``copy=False`` when a copy would be needed.
+
+        Notes
+        -----
+        The capsule holds a buffer export of this Buffer (or of the copy)
+        until the consumer calls the deleter, so the memory cannot be
+        released or resized while the consumer lives.  A capsule that is
+        never consumed gives the export back when it is collected.
+        """
+        from pybuf import _dlpack        # lazy: _dlpack cimports this module
+        return _dlpack.to_dlpack(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self):
+        """``(1, 0)``: a Buffer's memory is always on the CPU (``kDLCPU``)."""
+        self._check()
+        return (1, 0)
+
 
 # --------------------------------------------------------------------------
 # construction
@@ -1424,6 +1469,69 @@ def copy(obj, *, order="C", align=DEF_ALIGN):
     cdef Buffer src = obj if isinstance(obj, Buffer) else _view_of(obj, False)
     src._check()
     return _copy_buffer(src, _copy_order(src, order), _parse_align(align))
+
+
+# --------------------------------------------------------------------------
+# Buffers over memory that something else owns (DLPack, mappings)
+
+cdef Buffer from_memory(object owner, char *data, int ndim,
+                        const Py_ssize_t *shape, const Py_ssize_t *strides,
+                        const char *format, Py_ssize_t itemsize, bint readonly):
+    """A Buffer over ``data`` that keeps ``owner`` alive (and nothing else).
+
+    For memory that is not reachable through the buffer protocol, such as a
+    consumed DLPack tensor: ``owner`` frees the memory when it is collected,
+    which cannot happen before this Buffer (its ``base``) is gone or
+    released.  ``strides`` are in bytes; ``format`` may be one the format
+    engine cannot read (items are then opaque).  Nothing is copied.
+    """
+    cdef Buffer v = Buffer.__new__(Buffer)
+    if ndim < 0 or ndim > MAX_NDIM or itemsize <= 0:
+        raise ValueError(f"cannot describe memory with ndim {ndim} and "
+                         f"itemsize {itemsize}")
+    if ndim:
+        v._shape = <Py_ssize_t *>malloc(2 * ndim * sizeof(Py_ssize_t))
+        if v._shape == NULL:
+            raise MemoryError()
+        v._strides = v._shape + ndim
+        memcpy(v._shape, shape, ndim * sizeof(Py_ssize_t))
+        memcpy(v._strides, strides, ndim * sizeof(Py_ssize_t))
+    v.data = data
+    v.ndim = ndim
+    v._fmt, v._format, v.itemsize, v._code, v._parsed = _foreign_entry(format, itemsize)
+    v.nbytes = _checked_nbytes(ndim, v._shape, itemsize)
+    v._readonly = readonly
+    v._base = owner
+    _set_contiguity(v)
+    return v
+
+
+def _view_as(type cls, Buffer src):
+    """A view of ``src`` (same memory, layout, format and read-only flag)
+    that is an instance of ``cls``, a Python subclass of Buffer.
+
+    Lets pure-Python modules (:mod:`pybuf.interop`) add methods such as
+    ``flush()`` to the Buffers they build over mappings.  The result holds
+    an export of ``src``, like any view.
+    """
+    if not issubclass(cls, Buffer):
+        raise TypeError(f"{cls.__name__} is not a subclass of Buffer")
+    cdef Buffer tmp = _view_from_layout(src, _layout_of(src), src._readonly,
+                                        src._entry())
+    cdef Buffer v = cls.__new__(cls)
+    # Move tmp's held export and layout into v; tmp is left empty and
+    # released, so its deallocation gives back nothing.
+    v._src = tmp._src
+    v._has_src, tmp._has_src = tmp._has_src, False
+    v._base, tmp._base = tmp._base, None
+    v._shape, tmp._shape = tmp._shape, NULL
+    v._strides, tmp._strides = tmp._strides, NULL
+    v._suboffsets, tmp._suboffsets = tmp._suboffsets, NULL
+    v.data, v.ndim, v.itemsize, v.nbytes = tmp.data, tmp.ndim, tmp.itemsize, tmp.nbytes
+    v._fmt, v._format, _, v._code, v._parsed = tmp._entry()
+    v._readonly, v._c_contig, v._f_contig = tmp._readonly, tmp._c_contig, tmp._f_contig
+    tmp._released = True
+    return v
 
 
 # --------------------------------------------------------------------------

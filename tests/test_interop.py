@@ -1,0 +1,485 @@
+"""Zero-copy transport: pickle 5 (in process, multiprocessing, Dask), file
+mappings, named shared memory, and the numpy / PyTorch routes.
+
+DLPack itself is tested in test_dlpack.py.  No test here may leave a
+shared-memory segment behind: an autouse fixture compares the shared-memory
+directory before and after each test.
+"""
+import concurrent.futures
+import gc
+import multiprocessing
+import os
+import pickle
+import sys
+
+import numpy as np
+import pytest
+
+import pybuf
+
+sys.path.insert(0, os.path.dirname(__file__))
+import _interop_workers as workers  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+requires_torch = pytest.mark.skipif(
+    torch is None, reason="torch is not installed (.ci/run installs the CPU "
+                          "build torch==2.13.0 when its wheel is on disk)")
+
+SHM_DIR = "/dev/shm"
+FORK = multiprocessing.get_context("fork") if sys.platform != "win32" else None
+
+
+def _segments():
+    if not os.path.isdir(SHM_DIR):
+        return set()
+    return {n for n in os.listdir(SHM_DIR) if n.startswith("pybuf_")}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_segments():
+    before = _segments()
+    yield
+    gc.collect()
+    leaked = _segments() - before
+    for name in leaked:                   # clean up, then fail
+        os.unlink(os.path.join(SHM_DIR, name))
+    assert not leaked, f"leaked shared-memory segments: {sorted(leaked)}"
+
+
+def arange(shape, fmt="d"):
+    b = pybuf.empty(shape, fmt)
+    a = np.asarray(b)
+    a[...] = np.arange(a.size).reshape(a.shape)
+    return b
+
+
+# --- pickle 5 ------------------------------------------------------------------
+
+def _layouts():
+    b = arange((6, 8))
+    return {
+        "C": b,
+        "F": arange((8, 6)).T,
+        "readonly": b.toreadonly(),
+        "strided": b[1:5, ::3],
+        "readonly-strided": b.toreadonly()[::-2, 1::2],
+        "0-d": b[2, 3:4].reshape(()),
+        "empty": b[:0],
+        "int8": arange(100, "b"),
+    }
+
+
+@pytest.mark.parametrize("layout", sorted(_layouts()))
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_pickle_round_trip(layout, protocol):
+    x = _layouts()[layout]
+    y = pickle.loads(pickle.dumps(x, protocol=protocol))
+    assert type(y) is pybuf.Buffer
+    assert y == x and y.shape == x.shape and y.format == x.format
+    assert y.readonly == x.readonly
+    if not x.readonly:
+        y.fill(1)                        # writable for real
+
+
+@pytest.mark.parametrize("layout", sorted(_layouts()))
+def test_pickle5_out_of_band_copies_nothing(layout):
+    x = _layouts()[layout]
+    buffers = []
+    data = pickle.dumps(x, protocol=5, buffer_callback=buffers.append)
+    assert len(buffers) == 1 and len(data) < 200 + 2 * len(x.format)
+    raw = buffers[0].raw()
+    if x.contiguous:
+        assert pybuf.asbuffer(raw).address == x.address or x.nbytes == 0
+    else:
+        assert raw.nbytes == x.nbytes    # made contiguous, once
+    y = pickle.loads(data, buffers=buffers)
+    assert y == x and y.readonly == x.readonly
+    if x.contiguous and x.nbytes:
+        assert y.address == x.address    # the unpickled Buffer is a view
+        assert y.strides == x.strides
+
+
+def test_pickle5_out_of_band_writable_and_readonly_frames():
+    x = arange(16, "i")
+    buffers = []
+    data = pickle.dumps(x, protocol=5, buffer_callback=buffers.append)
+    # Frames that arrive as bytes (read-only) are copied once to stay
+    # writable; bytearrays are used in place.
+    y = pickle.loads(data, buffers=[bytes(buffers[0].raw())])
+    assert y == x and not y.readonly
+    frame = bytearray(buffers[0].raw())
+    z = pickle.loads(data, buffers=[frame])
+    z[0] = 99
+    assert frame[0] == 99
+
+
+def test_pickle5_numpy_interop():
+    # A Buffer and a numpy array pickle to the same out-of-band frame size.
+    x = arange(1000)
+    bufs_b, bufs_n = [], []
+    pickle.dumps(x, protocol=5, buffer_callback=bufs_b.append)
+    pickle.dumps(np.asarray(x), protocol=5, buffer_callback=bufs_n.append)
+    assert bufs_b[0].raw().nbytes == bufs_n[0].raw().nbytes == x.nbytes
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "readonly", "readonly-strided"])
+def test_multiprocessing(layout):
+    x = _layouts()[layout]
+    with FORK.Pool(1) as pool:
+        kind, shape, fmt, readonly, _, data = pool.apply(workers.describe, (x,))
+        back = pool.apply(workers.echo, (x,))
+    assert (kind, shape, fmt, readonly) == ("Buffer", x.shape, x.format, x.readonly)
+    assert data == x.tobytes()
+    assert back == x and back.readonly == x.readonly
+
+
+def test_process_pool_executor_spawn():
+    x = arange(1000, "q")
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+        y = ex.submit(workers.negate, x).result(timeout=60)
+        r = ex.submit(workers.echo, x[::7].toreadonly()).result(timeout=60)
+    assert y.tolist() == [-v for v in x.tolist()]
+    assert r == x[::7] and r.readonly
+
+
+# --- Dask ------------------------------------------------------------------------
+
+def test_dask_distributed_64mib():
+    distributed = pytest.importorskip("distributed")
+    from distributed.protocol import deserialize, serialize
+
+    n = 64 << 20
+    b = pybuf.empty(n, "B")
+    np.asarray(b)[:] = np.arange(n, dtype=np.uint32).astype(np.uint8)
+
+    # Dask's pickle serializer carries the memory as a frame of its own,
+    # which is b's memory itself: nothing copied on the way out.
+    header, frames = serialize(b)
+    big = [f for f in frames if memoryview(f).nbytes == n]
+    assert len(big) == 1 and sum(memoryview(f).nbytes for f in frames) < n + 4096
+    assert pybuf.asbuffer(big[0]).address == b.address
+    assert deserialize(header, frames) == b
+
+    def invert(x):                       # runs in a worker process
+        import numpy
+        import pybuf
+        y = pybuf.copy(x)
+        numpy.bitwise_not(numpy.asarray(y), out=numpy.asarray(y))
+        return y
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                  processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, \
+            distributed.Client(cluster, timeout=60) as client:
+        data = client.scatter(b)         # sent once, as out-of-band frames
+        result = client.submit(invert, data).result(timeout=60)
+        again = client.submit(lambda x: x, data).result(timeout=60)
+    assert isinstance(result, pybuf.Buffer) and result.shape == (n,)
+    np.testing.assert_array_equal(np.asarray(result), ~np.asarray(b))
+    assert again == b
+
+
+# --- memmap ----------------------------------------------------------------------
+
+@pytest.fixture
+def datafile(tmp_path):
+    path = tmp_path / "data.bin"
+    path.write_bytes(np.arange(1024, dtype="<f8").tobytes())
+    return path
+
+
+def _mapped(path):
+    if not os.path.exists("/proc/self/maps"):
+        pytest.skip("needs /proc/self/maps to see mappings")
+    with open("/proc/self/maps") as f:
+        return str(path) in f.read()
+
+
+def test_memmap_read(datafile):
+    m = pybuf.memmap(datafile, "d")
+    assert isinstance(m, pybuf.MemmapBuffer) and isinstance(m, pybuf.Buffer)
+    assert m.shape == (1024,) and m.readonly and m.mode == "r"
+    assert m[5] == 5.0 and m[-1] == 1023.0
+    a = np.asarray(m)
+    assert not a.flags.writeable and a.ctypes.data == m.address
+    with pytest.raises(BufferError):
+        m[0] = 1.0
+    with pytest.raises(BufferError):
+        pybuf.asbuffer(m, writable=True)
+    with pytest.raises((BufferError, TypeError)):
+        memoryview(m)[0] = 1.0
+    m2 = pybuf.memmap(datafile, "d", (4, 4), offset=8 * 10)
+    assert m2[0].tolist() == [10.0, 11.0, 12.0, 13.0]
+    m3 = pybuf.memmap(datafile, "B", 3, offset=4097)      # unaligned offset
+    assert m3.tobytes() == datafile.read_bytes()[4097:4100]
+    del a
+    for x in (m, m2, m3):
+        x.close()
+
+
+def test_memmap_write_modes(datafile, tmp_path):
+    m = pybuf.memmap(datafile, "d", mode="r+")
+    m[0] = -1.0
+    m.flush()
+    assert np.frombuffer(datafile.read_bytes(), "<f8")[0] == -1.0
+    m.close()
+
+    c = pybuf.memmap(datafile, "d", (2,), mode="c")
+    c[1] = 42.0                          # private to this process
+    assert c[1] == 42.0
+    c.flush()
+    c.close()
+    assert np.frombuffer(datafile.read_bytes(), "<f8")[1] == 1.0
+
+    new = tmp_path / "new.bin"
+    w = pybuf.memmap(new, "i", (3, 4), mode="w+")
+    assert w.tolist() == [[0] * 4] * 3
+    np.asarray(w)[...] = np.arange(12).reshape(3, 4)
+    w.flush()
+    del w
+    gc.collect()
+    assert np.fromfile(new, "i").tolist() == list(range(12))
+
+    # r+ grows the file when the shape needs more bytes.
+    g = pybuf.memmap(new, "i", 20, mode="r+", offset=8)
+    g[-1] = 7
+    g.close()
+    assert os.path.getsize(new) == 88 and np.fromfile(new, "i")[-1] == 7
+    with pybuf.memmap(new, "i", mode="readwrite") as h:   # numpy's long name
+        assert h[2] == 2
+
+
+def test_memmap_lifetime(datafile):
+    m = pybuf.memmap(datafile, "d", mode="r+")
+    view = m[10:20]
+    arr = np.asarray(m)
+    with pytest.raises(BufferError):
+        m.close()                        # exported: left intact
+    assert m[3] == 3.0 and _mapped(datafile)
+    del arr
+    with pytest.raises(BufferError):
+        m.close()
+    del m
+    gc.collect()
+    assert view[0] == 10.0 and _mapped(datafile)    # the view keeps it mapped
+    view[0] = 99.0
+    del view
+    gc.collect()
+    assert not _mapped(datafile)         # last one gone: unmapped
+    assert np.frombuffer(datafile.read_bytes(), "<f8")[10] == 99.0
+
+    m = pybuf.memmap(datafile, "d")
+    m.close()
+    assert not _mapped(datafile) and m.released
+    with pytest.raises(ValueError):
+        m[0]
+    with pytest.raises(ValueError):
+        m.flush()
+
+
+def test_memmap_bad_input(datafile, tmp_path):
+    size = datafile.stat().st_size
+    with pytest.raises(ValueError, match="offset"):
+        pybuf.memmap(datafile, offset=-1)
+    with pytest.raises(ValueError, match="beyond the end"):
+        pybuf.memmap(datafile, "d", 1025)
+    with pytest.raises(ValueError, match="beyond the end"):
+        pybuf.memmap(datafile, "d", 2, mode="c", offset=size - 8)
+    with pytest.raises(ValueError, match="end"):
+        pybuf.memmap(datafile, offset=size)
+    with pytest.raises(ValueError, match="whole number"):
+        pybuf.memmap(datafile, "d", offset=3)
+    with pytest.raises(ValueError, match="mode"):
+        pybuf.memmap(datafile, mode="a")
+    with pytest.raises(ValueError, match="shape"):
+        pybuf.memmap(tmp_path / "x.bin", mode="w+")
+    with pytest.raises(ValueError):
+        pybuf.memmap(datafile, "d", -3)
+    with pytest.raises(ValueError):
+        pybuf.memmap(datafile, "d", 0)
+    with pytest.raises(FileNotFoundError):
+        pybuf.memmap(tmp_path / "missing.bin")
+    with pytest.raises(TypeError):
+        pybuf.MemmapBuffer(3)
+    assert datafile.stat().st_size == size and not _mapped(datafile)
+
+
+# --- shared memory ------------------------------------------------------------
+
+def test_shared_attach_same_process():
+    b = pybuf.shared((3, 4), "i")
+    try:
+        assert b.creator and b.tolist() == [[0] * 4] * 3
+        assert os.path.exists(os.path.join(SHM_DIR, b.name))
+        other = pybuf.attach(b.name, (3, 4), "i")
+        assert not other.creator and other.address != b.address
+        other[1, 2] = 12
+        assert b[1, 2] == 12
+        np.asarray(b)[2, 3] = -7
+        assert other[2, 3] == -7
+        smaller = pybuf.attach(b.name, 5, "B")
+        assert smaller[0] == 0
+        other.close()
+        smaller.close()
+    finally:
+        b.unlink()
+    assert not os.path.exists(os.path.join(SHM_DIR, b.name))
+    b[0, 0] = 1                          # still mapped after unlink
+    assert b[0, 0] == 1
+    with pytest.raises(FileNotFoundError):
+        pybuf.attach(b.name, (3, 4), "i")
+    b.unlink()                           # a second unlink does nothing
+    b.close()
+
+
+def test_shared_across_processes():
+    with pybuf.shared(1000, "d") as b:
+        with FORK.Pool(1) as pool:
+            # Pickled by name: the child maps the same memory.
+            kind, creator, value = pool.apply(workers.write_shared, (b, 3, 2.5))
+            assert (kind, creator, value) == ("SharedBuffer", False, 2.5)
+            assert b[3] == 2.5
+            pool.apply(workers.write_attached, (b.name, 1000, "d", 999, -1.0))
+            assert b[999] == -1.0
+        assert len(pickle.dumps(b)) < 200
+    assert b.released and b.name not in _segments()
+
+
+def test_shared_spawned_process():
+    ctx = multiprocessing.get_context("spawn")
+    with pybuf.shared((4, 4), "f") as b, \
+            concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+        ex.submit(workers.write_shared, b, (1, 1), 5.0).result(timeout=60)
+        assert b[1, 1] == 5.0
+
+
+def test_shared_views_keep_mapping():
+    b = pybuf.shared(64, "B", name=f"pybuf_test_{os.getpid()}")
+    assert b.name == f"pybuf_test_{os.getpid()}"
+    view = b[8:16]
+    with pytest.raises(BufferError):
+        b.close()
+    b.unlink()
+    del b
+    gc.collect()
+    view[0] = 200
+    assert view[0] == 200
+    del view
+
+
+def test_shared_bad_input():
+    with pytest.raises(FileNotFoundError):
+        pybuf.attach("pybuf_no_such_segment", 10)
+    with pybuf.shared(16, "B") as b:
+        with pytest.raises(FileExistsError):
+            pybuf.shared(16, "B", name=b.name)
+        with pytest.raises(ValueError, match="fewer"):
+            pybuf.attach(b.name, 17)
+    for bad in ("", "a/b", "x" * 300):
+        with pytest.raises(ValueError, match="name"):
+            pybuf.shared(4, name=bad)
+    with pytest.raises(TypeError):
+        pybuf.shared(4, name=3)
+    with pytest.raises(ValueError):
+        pybuf.shared(-1)
+    with pytest.raises(ValueError):
+        pybuf.shared(4, "not a format")
+    with pytest.raises(TypeError):
+        pybuf.SharedBuffer(4)
+
+
+def test_shared_copy_does_not_share():
+    import copy
+    with pybuf.shared(4, "i") as b:
+        for c in (copy.copy(b), copy.deepcopy(b)):
+            assert type(c) is pybuf.Buffer and c == b
+            c[0] = 1
+            assert b[0] == 0
+
+
+def test_shared_zero_size():
+    with pybuf.shared((0, 3), "d") as b:
+        assert b.shape == (0, 3) and b.nbytes == 0
+        e = pybuf.attach(b.name, (0, 3), "d")
+        assert e.tolist() == []
+        e.close()
+
+
+def test_unlink_leftovers_at_exit():
+    from pybuf import interop
+    b = pybuf.shared(8)
+    name = b.name
+    b.close()
+    assert name in _segments()
+    interop._unlink_leftovers()          # what atexit runs
+    assert name not in _segments()
+
+
+# --- numpy and PyTorch routes --------------------------------------------------
+
+def test_numpy_asarray_shares():
+    b = pybuf.zeros((3, 3), "d")
+    a = np.asarray(b)
+    assert a.ctypes.data == b.address
+    a[2, 1] = 4.0
+    assert b[2, 1] == 4.0
+    b[0, 0] = 9
+    assert a[0, 0] == 9
+
+
+def test_asbuffer_of_numpy_shares():
+    a = np.zeros(5, np.int32)
+    b = pybuf.asbuffer(a, writable=True)
+    b[1] = 3
+    assert a[1] == 3
+
+
+@requires_torch
+def test_torch_frombuffer_shares():
+    b = pybuf.zeros(8, "f")
+    t = torch.frombuffer(b, dtype=torch.float32)
+    assert t.data_ptr() == b.address
+    t[3] = 1.5
+    assert b[3] == 1.5
+    b[0] = 2.0
+    assert t[0].item() == 2.0
+    del t
+    gc.collect()
+
+
+@requires_torch
+def test_torch_from_dlpack_shares():
+    b = pybuf.zeros((2, 2), "q")
+    t = torch.from_dlpack(b)
+    t[0, 1] = 5
+    assert b[0, 1] == 5
+
+
+@requires_torch
+def test_asbuffer_of_tensor_numpy_shares():
+    t = torch.zeros(6, dtype=torch.float64)
+    b = pybuf.asbuffer(t.numpy(), writable=True)
+    assert b.address == t.data_ptr()
+    b[4] = 8.0
+    assert t[4].item() == 8.0
+    t[0] = -1
+    assert b[0] == -1.0
+
+
+# --- the docs page --------------------------------------------------------------
+
+def test_docs_interop_page_runs():
+    import doctest
+    page = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__))), "docs", "interop.rst")
+    if not os.path.exists(page):
+        pytest.skip("no docs/ folder next to the tests")
+    result = doctest.testfile(page, module_relative=False,
+                              optionflags=doctest.ELLIPSIS |
+                              doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 40
