@@ -38,11 +38,13 @@ from pybuf.buffer import Buffer, asbuffer, copy, empty, full, zeros
 from pybuf.formats import Format, calcsize, parse_format
 from pybuf._dlpack import from_dlpack
 from pybuf.interop import MemmapBuffer, SharedBuffer, attach, memmap, shared
+from pybuf.describe import BufferInfo, describe
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Buffer",
+    "BufferInfo",
     "Format",
     "MemmapBuffer",
     "SharedBuffer",
@@ -50,6 +52,7 @@ __all__ = [
     "attach",
     "calcsize",
     "copy",
+    "describe",
     "empty",
     "from_dlpack",
     "full",

@@ -1515,3 +1515,80 @@ def _view_as(type cls, Buffer src):
         raise TypeError(f"{cls.__name__} is not a subclass of Buffer")
     return _view_from_layout(src, _layout_of(src), src._readonly, src._entry(),
                              cls.__new__(cls))
+
+
+# --------------------------------------------------------------------------
+# introspection for pybuf.describe and ``python -m pybuf info``
+# (appended; nothing above depends on it)
+
+cdef extern from *:
+    """
+    #if defined(__OPTIMIZE__)
+    #define PYBUF_BUILT_OPTIMIZED 1
+    #else
+    #define PYBUF_BUILT_OPTIMIZED 0
+    #endif
+    #if defined(__VERSION__)
+    #define PYBUF_COMPILER_VERSION __VERSION__
+    #else
+    #define PYBUF_COMPILER_VERSION "unknown"
+    #endif
+    """
+    const long CYTHON_HEX_VERSION
+    const int PYBUF_BUILT_OPTIMIZED
+    const char *PYBUF_COMPILER_VERSION
+
+
+def _request(obj, int flags):
+    """Make one raw buffer request on ``obj`` and report what came back.
+
+    ``PyObject_GetBuffer(obj, &view, flags)`` is called with exactly
+    ``flags`` (no validation here: the exporter decides), the fields of the
+    ``Py_buffer`` are copied into a dict, and the buffer is released before
+    returning, whatever happens.  A field the exporter left NULL is ``None``.
+    Used by :func:`pybuf.describe`; not part of the public API.
+
+    Raises
+    ------
+    TypeError
+        ``obj`` does not support the buffer protocol.
+    BufferError, ValueError, ...
+        Whatever the exporter raises for this request.
+    """
+    cdef Py_buffer view
+    cdef int i
+    if not PyObject_CheckBuffer(obj):
+        raise TypeError(f"a bytes-like object is required, not "
+                        f"'{type(obj).__name__}'")
+    PyObject_GetBuffer(obj, &view, flags)
+    try:
+        return {
+            "buf": <Py_ssize_t><uintptr_t>view.buf,
+            "obj": None if <void *>view.obj == NULL else type(view.obj),
+            "len": view.len,
+            "readonly": bool(view.readonly),
+            "itemsize": view.itemsize,
+            "format": None if view.format == NULL
+                      else (<bytes>view.format).decode("ascii", "replace"),
+            "ndim": view.ndim,
+            "shape": None if view.shape == NULL
+                     else tuple([view.shape[i] for i in range(view.ndim)]),
+            "strides": None if view.strides == NULL
+                       else tuple([view.strides[i] for i in range(view.ndim)]),
+            "suboffsets": None if view.suboffsets == NULL
+                          else tuple([view.suboffsets[i] for i in range(view.ndim)]),
+        }
+    finally:
+        PyBuffer_Release(&view)
+
+
+def _build_info():
+    """How this extension was compiled, as far as the binary knows:
+    Cython version, compiler, optimisation, default alignment."""
+    cdef long v = CYTHON_HEX_VERSION
+    return {
+        "cython": f"{(v >> 24) & 0xFF}.{(v >> 16) & 0xFF}.{(v >> 8) & 0xFF}",
+        "compiler": (<bytes>PYBUF_COMPILER_VERSION).decode("ascii", "replace"),
+        "optimized": bool(PYBUF_BUILT_OPTIMIZED),
+        "default_align": DEF_ALIGN,
+    }
