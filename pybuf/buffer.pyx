@@ -102,6 +102,12 @@ cdef tuple _make_entry(str fmt, bytes raw, Py_ssize_t itemsize, object parsed):
     cdef char code = 0
     if len(bare) == 1 and bare.isascii() and bare.encode("ascii") in _NATIVE_CODES:
         code = ord(bare)
+    elif parsed is not None:
+        # "<i", "=d", "1q" ... have exactly the items of a native code: give
+        # them its fast path too.
+        alias = parsed._native_alias()
+        if alias is not None:
+            code = ord(alias)
     return (fmt, raw, itemsize, code, parsed)
 
 
@@ -115,6 +121,10 @@ cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
         return entry
     try:
         parsed = _formats.parse_format(fmt)
+        if parsed.itemsize < itemsize and parsed.kind == "struct":
+            # ctypes describes padded structs with '<' fields and no trailing
+            # padding: the exporter's itemsize is right, pad to it.
+            parsed = _formats.parse_format(f"{fmt}{itemsize - parsed.itemsize}x")
     except (ValueError, NotImplementedError):
         parsed = None
     if parsed is not None and parsed.itemsize != itemsize:
@@ -343,6 +353,44 @@ cdef int _pack_native(char code, char *p, object value) except -1:
                          f"(out of range)")
     _store_int(p, Q, size)
     return 0
+
+
+cdef list _native_list(char code, const char *p, Py_ssize_t n, Py_ssize_t s):
+    """Items p, p + s, ... (n of them) of native ``code`` as a list."""
+    cdef list out = []
+    cdef Py_ssize_t i
+    cdef double d
+    cdef long long q
+    if code == c'd':                 # the commonest: conversion inlined
+        for i in range(n):
+            memcpy(&d, p + i * s, sizeof(d))
+            out.append(d)
+    elif code == c'q' or (code == c'l' and sizeof(long) == sizeof(q)):
+        for i in range(n):
+            memcpy(&q, p + i * s, sizeof(q))
+            out.append(q)
+    else:
+        for i in range(n):
+            out.append(_unpack_native(code, p + i * s))
+    return out
+
+
+cdef list _parsed_list(object parsed, const char *p, Py_ssize_t n, Py_ssize_t s,
+                       Py_ssize_t itemsize):
+    """Items p, p + s, ... (n of them) unpacked by the format engine in one
+    call.  The items are copied into a bytes object first: one memcpy,
+    cheap next to making the Python objects, and no view of our memory
+    escapes into Python code."""
+    cdef Py_ssize_t i
+    cdef char *q
+    if s == itemsize:
+        data = PyBytes_FromStringAndSize(p, n * itemsize)
+    else:
+        data = PyBytes_FromStringAndSize(NULL, n * itemsize)
+        q = PyBytes_AS_STRING(data)
+        for i in range(n):
+            memcpy(q + i * itemsize, p + i * s, <size_t>itemsize)
+    return list(parsed.iter_unpack(data))
 
 
 cdef Py_ssize_t _native_size(char code) noexcept:
@@ -738,6 +786,12 @@ cdef class Buffer:
         n = self._shape[dim]
         s = self._strides[dim]
         sub = self._suboffsets[dim] if self._suboffsets != NULL else -1
+        if dim == self.ndim - 1 and sub < 0:
+            # the last dimension in one go: no per-item dispatch
+            if self._code:
+                return _native_list(self._code, p, n, s)
+            if self._parsed is not None:
+                return _parsed_list(self._parsed, p, n, s, self.itemsize)
         result = []
         for i in range(n):
             q = p + i * s
@@ -1269,7 +1323,7 @@ cdef bint _nocopy_strides(Buffer b, _Layout lay) except -1:
 
 cdef str _preview(Buffer b):
     cdef Py_ssize_t size = b.nbytes // b.itemsize
-    if b._code == 0 and b._parsed is None:
+    if b._code == 0 and (b._parsed is None or b._parsed.has_objects):
         return "<opaque>"
     if b.ndim == 0:
         return repr(b._get(b.data))

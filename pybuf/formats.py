@@ -35,6 +35,7 @@ written.
 """
 from __future__ import annotations
 
+import array
 import collections
 import math
 import struct
@@ -357,7 +358,12 @@ def _read_ld(raw):
 
 
 def _write_ld(value):
-    return bytes(_ld_struct()(_as_float(value)))
+    # Store into zeroed memory: an x87 long double fills 10 of its 16 bytes
+    # and the rest must not be left uninitialised.
+    ld = _ld_struct()
+    out = bytearray(_native("g")[0])
+    ld.from_buffer(out).value = _as_float(value)
+    return bytes(out)
 
 
 def _as_float(v):
@@ -402,7 +408,7 @@ _ID, _CONV, _NEST, _TUPLE, _OBJ = range(5)
 
 class _Plan:
     """How to unpack and pack items of one Format with :mod:`struct`."""
-    __slots__ = ("runs", "whole", "top", "mode", "pack_mode", "objects")
+    __slots__ = ("runs", "whole", "top", "mode", "pack_mode", "objects", "array_code")
 
     def __init__(self, fmt):
         pieces = []                 # (offset, byte order, struct code text)
@@ -440,8 +446,17 @@ class _Plan:
                 s == plain or (s[0] == _CONV and len(s) == 3 and s[1] is None)
                 for s in self.top[1]):
             self.mode = "flat"
+        self.array_code = None
         if self.top == plain:
             self.mode = self.pack_mode = "single"
+            kind = fmt.kind
+            if kind in ("int", "uint", "float"):
+                for tc in ("bBhHiIlLqQ" if kind != "float" else "fd"):
+                    arr = array.array(tc)
+                    if arr.itemsize == fmt.itemsize and (kind == "float" or
+                                                         (tc.isupper() == (kind == "uint"))):
+                        self.array_code = tc
+                        break
         elif self.top[0] == _TUPLE and all(s == plain for s in self.top[1]):
             self.pack_mode = "flat"
 
@@ -524,6 +539,9 @@ def _read_ld_complex(a, b):
 def _write_ld_complex(v):
     z = _as_complex(v)
     return [_write_ld(z.real), _write_ld(z.imag)]
+
+
+_first = __import__("operator").itemgetter(0)
 
 
 def _make_complex(a, b):
@@ -865,11 +883,18 @@ class Format:
             raise ValueError(f"buffer of {len(mv)} bytes is not a multiple of "
                              f"itemsize {self.itemsize}")
         if plan.whole is not None:
+            if plan.array_code is not None:
+                # a numeric scalar: array.array converts in C
+                arr = array.array(plan.array_code)
+                arr.frombytes(mv)
+                if self.byteorder != _NATIVE_BO:
+                    arr.byteswap()
+                return iter(arr.tolist())
             it = plan.whole.iter_unpack(mv)
             if plan.mode == "flat":
                 return it
             if plan.mode == "single":
-                return (t[0] for t in it)
+                return map(_first, it)
             top = plan.top
             return (_read(top, iter(t)) for t in it)
         n = self.itemsize
@@ -912,6 +937,29 @@ class Format:
         except OverflowError as exc:
             raise ValueError(f"cannot pack {value!r} as format {self._text!r}: "
                              f"{exc}") from None
+
+    def _native_alias(self):
+        """The single native code (as memoryview reads it) whose items are
+        exactly this format's, e.g. ``"i"`` for ``"<i"`` on a
+        little-endian machine; None when there is none."""
+        kind, code = self.kind, self.code
+        items = self._items
+        if (len(items) != 1 or items[0].sub is not None or items[0].count != 1
+                or items[0].shape or items[0].elsize != self.itemsize):
+            return None
+        if kind in ("bool", "bytes") and code in "?c" and self.itemsize == 1:
+            return code
+        if kind not in ("int", "uint", "float", "pointer") or code in ("e", "g"):
+            return None
+        if self.byteorder not in ("|", _NATIVE_BO):
+            return None
+        if kind == "pointer":
+            return "P" if self.prefix in "@^" else None
+        letters = "fd" if kind == "float" else ("bhiq" if kind == "int" else "BHIQ")
+        for letter in letters:
+            if _native(letter)[0] == self.itemsize:
+                return letter
+        return None
 
     # --- numpy --------------------------------------------------------------
 
