@@ -122,9 +122,13 @@ cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
     try:
         parsed = _formats.parse_format(fmt)
         if parsed.itemsize < itemsize and parsed.kind == "struct":
-            # ctypes describes padded structs with '<' fields and no trailing
-            # padding: the exporter's itemsize is right, pad to it.
-            parsed = _formats.parse_format(f"{fmt}{itemsize - parsed.itemsize}x")
+            # ctypes (and numpy, for dtypes with offsets) leave the trailing
+            # padding out of the format: the itemsize is right.  Pad, and
+            # export the corrected format, which numpy can then read back.
+            parsed = parsed._padded(itemsize)
+            if parsed is not None:
+                fmt = str(parsed)
+                raw = fmt.encode("ascii")
     except (ValueError, NotImplementedError):
         parsed = None
     if parsed is not None and parsed.itemsize != itemsize:

@@ -381,11 +381,9 @@ def _as_complex(v):
 def _decode_units(raw, unit, order):
     n = len(raw) // unit
     codes = struct.unpack(f"{order}{n}{'H' if unit == 2 else 'I'}", raw)
-    try:
-        text = "".join(map(chr, codes))
-    except (ValueError, OverflowError):
-        raise ValueError(f"invalid {'UCS-2' if unit == 2 else 'UCS-4'} "
-                         f"code unit in {raw!r}") from None
+    # Reading never fails (repr of uninitialised memory must work): a unit
+    # that is no code point reads as U+FFFD.
+    text = "".join([chr(c) if c <= 0x10FFFF else "\ufffd" for c in codes])
     return text.rstrip("\0")            # NUL-padded, as numpy reads 'U'
 
 
@@ -496,7 +494,9 @@ class _Plan:
                 elem = (_CONV, lambda raw, u=unit, o=bo: _decode_units(raw, u, o),
                         lambda v, k=it.count, u=unit, o=bo, c=code: _encode_units(v, k, u, o, c))
             else:
-                text = f"{size}{code}"
+                # struct.unpack("0p") fails inside CPython; "0s" reads the
+                # same empty bytes.
+                text = f"{size}{code if size else 's'}"
                 elem = (_CONV, None, _check_bytes(code, it.count))
             pieces.append((off, bo, text * n if n > 1 else text))
             return elem
@@ -797,6 +797,12 @@ class Format:
                 continue
             if it.sub is not None:
                 f = Format._make(it.sub, it.elsize, it.sub_align)
+            elif it.elsize == 0:        # "0s": a value, but no valid format alone
+                leaf = _Item()
+                for slot in _Item.__slots__:
+                    setattr(leaf, slot, getattr(it, slot, None))
+                leaf.offset, leaf.name, leaf.shape, leaf.nelem = 0, None, (), 1
+                f = Format._make([leaf], 0, 1)
             else:
                 prefix = "" if it.mode == "@" else it.mode
                 count = str(it.count) if it.code in _STRINGS and it.count != 1 else ""
@@ -961,6 +967,24 @@ class Format:
                 return letter
         return None
 
+    def _padded(self, itemsize):
+        """This format with trailing padding up to ``itemsize`` bytes, or
+        None.  Exporters (ctypes; numpy for dtypes with offsets) leave that
+        padding out of their format strings; the padding goes inside a
+        format that is one ``T{}``, so that numpy reads back the same struct."""
+        extra = itemsize - self.itemsize
+        if extra <= 0:
+            return None
+        text = self._text
+        items = self._items
+        if (len(items) == 1 and items[0].sub is not None and items[0].count == 1
+                and not items[0].shape and items[0].name is None):
+            text = f"{text[:-1]}={extra}x}}"
+        else:
+            text = f"{text}={extra}x"
+        padded = parse_format(text)
+        return padded if padded.itemsize == itemsize else None
+
     # --- numpy --------------------------------------------------------------
 
     def to_dtype(self):
@@ -1089,7 +1113,8 @@ def _dtype_text(np, dt):
             if not isinstance(name, str) or ":" in name or not name.isascii() \
                     or not name.isprintable() or not name:
                 raise ValueError(f"field name {name!r} cannot appear in a "
-                                 f"PEP 3118 format")
+                                 f"PEP 3118 format (empty, not printable "
+                                 f"ASCII, or has a ':')")
             if off < pos:
                 raise ValueError(f"dtype {dt} has overlapping fields")
             if off > pos:
@@ -1185,9 +1210,11 @@ def parse_format(fmt):
     p = _Parser(text)
     items, size, align = p.items(0, 0)
     if not items:
-        raise ValueError(f"invalid format {text!r}: empty format")
+        raise ValueError(f"invalid format {text!r}: empty format (no item at "
+                         f"position 0)")
     if size == 0:
-        raise ValueError(f"invalid format {text!r}: itemsize is 0")
+        raise ValueError(f"invalid format {text!r}: items of 0 bytes (from "
+                         f"position 0)")
     result = Format._make(items, size, align)
     if type(fmt) is str and len(_CACHE) < _CACHE_MAX:
         _CACHE[fmt] = result
