@@ -418,7 +418,8 @@ class _Plan:
         pos = 0
         for off, bo, text in pieces:
             if not runs or runs[-1][1] != bo:
-                runs.append([off, bo, [], off])
+                start = off if runs else 0          # the first run covers the head
+                runs.append([start, bo, [], start])
             run = runs[-1]
             if off > run[3]:
                 run[2].append(f"{off - run[3]}x")
@@ -430,8 +431,11 @@ class _Plan:
         last = runs[-1]
         if fmt.itemsize > pos:
             last[2].append(f"{fmt.itemsize - pos}x")
-        self.runs = [(off, struct.Struct(bo + "".join(parts))) for off, bo, parts, _ in runs]
-        self.whole = self.runs[0][1] if len(self.runs) == 1 and self.runs[0][0] == 0 else None
+        self.runs = []
+        for off, bo, parts, _ in runs:
+            st = struct.Struct(bo + "".join(parts))
+            self.runs.append((off, st, len(st.unpack(bytes(st.size)))))
+        self.whole = self.runs[0][1] if len(self.runs) == 1 else None
         # Fast modes: the flat struct values are the value ("flat") or its
         # only element ("single"); bytes need no conversion when read.
         self.mode = self.pack_mode = "tree"
@@ -448,7 +452,7 @@ class _Plan:
         if self.top == plain:
             self.mode = self.pack_mode = "single"
             kind = fmt.kind
-            if kind in ("int", "uint", "float"):
+            if kind in ("int", "uint", "float") and fmt._scalar() is not None:
                 for tc in ("bBhHiIlLqQ" if kind != "float" else "fd"):
                     arr = array.array(tc)
                     if arr.itemsize == fmt.itemsize and (kind == "float" or
@@ -858,7 +862,7 @@ class Format:
                 raise ValueError(f"cannot unpack format {self._text!r}: needs "
                                  f"{self.itemsize} bytes, got {len(mv)}")
             flat = ()
-            for off, st in plan.runs:
+            for off, st, _ in plan.runs:
                 flat += st.unpack_from(mv, off)
         mode = plan.mode
         if mode == "flat":
@@ -933,8 +937,7 @@ class Format:
                 return plan.whole.pack(*flat)
             out = bytearray(self.itemsize)
             k = 0
-            for off, st in plan.runs:
-                n = len(st.unpack(bytes(st.size)))
+            for off, st, n in plan.runs:
                 st.pack_into(out, off, *flat[k:k + n])
                 k += n
             return bytes(out)
@@ -944,14 +947,22 @@ class Format:
             raise ValueError(f"cannot pack {value!r} as format {self._text!r}: "
                              f"{exc}") from None
 
+    def _scalar(self):
+        """The one leaf item when the format is exactly one scalar (no
+        padding, count, shape or name), else None."""
+        items = self._items
+        if (len(items) != 1 or items[0].sub is not None or items[0].count != 1
+                or items[0].shape or items[0].name is not None
+                or items[0].elsize != self.itemsize):
+            return None
+        return items[0]
+
     def _native_alias(self):
         """The single native code (as memoryview reads it) whose items are
         exactly this format's, e.g. ``"i"`` for ``"<i"`` on a
         little-endian machine; None when there is none."""
         kind, code = self.kind, self.code
-        items = self._items
-        if (len(items) != 1 or items[0].sub is not None or items[0].count != 1
-                or items[0].shape or items[0].elsize != self.itemsize):
+        if self._scalar() is None:
             return None
         if kind in ("bool", "bytes") and code in "?c" and self.itemsize == 1:
             return code
@@ -1000,8 +1011,7 @@ class Format:
         Raises
         ------
         ValueError
-            The format has no numpy equivalent (``p``, ``u``, byte strings
-            with sub-array repeats numpy cannot express).
+            The format has a code numpy has no dtype for (``p``, ``u``).
         ImportError
             numpy is not installed.
         """

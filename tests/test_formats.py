@@ -6,6 +6,7 @@ generates; random strings and mutations for the error paths.
 """
 import ctypes
 import math
+import os
 import pickle
 import random
 import struct
@@ -18,7 +19,11 @@ from hypothesis import strategies as st
 import pybuf
 from pybuf import Format, calcsize, parse_format
 
-SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
+# Fixed examples by default (seeded, repeatable); PYBUF_FORMAT_EXAMPLES=5000
+# explores further with fresh random examples.
+_EXAMPLES = int(os.environ.get("PYBUF_FORMAT_EXAMPLES", "0")) or None
+SETTINGS = settings(max_examples=_EXAMPLES or 300, deadline=None,
+                    derandomize=_EXAMPLES is None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.filter_too_much])
 NATIVE_BO = "<" if sys.byteorder == "little" else ">"
@@ -249,7 +254,7 @@ def _leaves(value, out):
     return out
 
 
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=_EXAMPLES or 200)
 @given(pep_formats([c for c in NP_CODES if c not in "xO"]), st.integers(0, 2**32))
 def test_numpy_reads_the_same_values(fmt, seed):
     np = _np()
@@ -384,11 +389,7 @@ def _parse_or_fail_cleanly(text):
     g = parse_format(str(f))
     assert g == f and str(g) == str(f) and g.itemsize == f.itemsize
     if f.itemsize <= 4096 and not f.has_objects:
-        try:
-            v = f.unpack(bytes(f.itemsize))
-        except ValueError:
-            return
-        assert f.pack(v) == bytes(f.itemsize) or "?" in str(f) or "p" in str(f)
+        assert f.pack(f.unpack(bytes(f.itemsize))) == bytes(f.itemsize)
 
 
 BAD = [
@@ -613,7 +614,7 @@ def test_buffer_items(fmt, values):
     assert same(b.tolist(), values)
     assert b.tobytes() == b"".join(f.pack(v) for v in values)
     assert b == b.copy()
-    assert b == pybuf.asbuffer(bytes(b.tobytes())).cast(fmt) or True
+    assert b == pybuf.asbuffer(b.tobytes()).cast(fmt)
     other = b.copy()
     other[0] = values[1]
     assert not (b == other) and b != other
