@@ -410,6 +410,8 @@ BAD = [
     ("9223372036854775807d", "does not fit"),
     ("T{4611686018427387904d}", "does not fit"),
     ("i:a", "not closed"),
+    ("T{i:a:b:}", "not closed"),        # a name cannot hold a ':'
+    ("(-1)i", "dimension"),
     ("i::", "empty field name"),
     ("T{i:a:d:a:}", "duplicate"),
     ("Zq", "'Z'"),
