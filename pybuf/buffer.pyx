@@ -14,6 +14,8 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
                              PyObject_CheckBuffer, PyBUF_FULL_RO, PyBUF_FULL)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AsDouble
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport PyObject, Py_INCREF
 from cpython.long cimport PyLong_FromVoidPtr
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from cpython.object cimport PyObject_IsTrue
@@ -30,6 +32,8 @@ from pybuf import formats as _formats
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
+    PyObject *_PY_TRUE "Py_True"
+    PyObject *_PY_FALSE "Py_False"
     int PySlice_Unpack(object slice, Py_ssize_t *start, Py_ssize_t *stop,
                        Py_ssize_t *step) except -1
     Py_ssize_t PySlice_AdjustIndices(Py_ssize_t length, Py_ssize_t *start,
@@ -360,22 +364,82 @@ cdef int _pack_native(char code, char *p, object value) except -1:
 
 
 cdef list _native_list(char code, const char *p, Py_ssize_t n, Py_ssize_t s):
-    """Items p, p + s, ... (n of them) of native ``code`` as a list."""
-    cdef list out = []
+    """Items p, p + s, ... (n of them) of native ``code`` as a list, filled
+    in place as memoryview.tolist does.  One loop per common code, so that
+    the code is dispatched once per call, not once per item."""
+    cdef list out = PyList_New(n)
     cdef Py_ssize_t i
     cdef double d
+    cdef float f
+    cdef short h
+    cdef unsigned short H
+    cdef int k
+    cdef unsigned int K
     cdef long long q
-    if code == c'd':                 # the commonest: conversion inlined
+    cdef unsigned long long Q
+    cdef object v
+    cdef PyObject *o
+    # l, L, n, N read as the same-size code below (else: generic path)
+    if (code == c'l' and sizeof(long) == sizeof(q)) or \
+            (code == c'n' and sizeof(Py_ssize_t) == sizeof(q)):
+        code = c'q'
+    elif (code == c'L' and sizeof(long) == sizeof(Q)) or \
+            (code == c'N' and sizeof(size_t) == sizeof(Q)):
+        code = c'Q'
+    elif code == c'l' and sizeof(long) == sizeof(k):
+        code = c'i'
+    elif code == c'L' and sizeof(long) == sizeof(K):
+        code = c'I'
+    if code == c'd':
         for i in range(n):
-            memcpy(&d, p + i * s, sizeof(d))
-            out.append(d)
-    elif code == c'q' or (code == c'l' and sizeof(long) == sizeof(q)):
+            memcpy(&d, p + i * s, sizeof(d)); v = d
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'f':
         for i in range(n):
-            memcpy(&q, p + i * s, sizeof(q))
-            out.append(q)
+            memcpy(&f, p + i * s, sizeof(f)); v = f
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'B':
+        for i in range(n):
+            v = (<const unsigned char *>p)[i * s]
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'b':
+        for i in range(n):
+            v = (<const signed char *>p)[i * s]
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'?':
+        # borrowed pointers: one reference taken per item, as memoryview
+        # does (True/False refcounts are the bottleneck here)
+        for i in range(n):
+            o = _PY_TRUE if p[i * s] else _PY_FALSE
+            Py_INCREF(<object>o); PyList_SET_ITEM(out, i, <object>o)
+    elif code == c'h':
+        for i in range(n):
+            memcpy(&h, p + i * s, sizeof(h)); v = h
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'H':
+        for i in range(n):
+            memcpy(&H, p + i * s, sizeof(H)); v = H
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'i':
+        for i in range(n):
+            memcpy(&k, p + i * s, sizeof(k)); v = k
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'I':
+        for i in range(n):
+            memcpy(&K, p + i * s, sizeof(K)); v = K
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'q':
+        for i in range(n):
+            memcpy(&q, p + i * s, sizeof(q)); v = q
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'Q':
+        for i in range(n):
+            memcpy(&Q, p + i * s, sizeof(Q)); v = Q
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
     else:
         for i in range(n):
-            out.append(_unpack_native(code, p + i * s))
+            v = _unpack_native(code, p + i * s)
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
     return out
 
 
