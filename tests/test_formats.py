@@ -685,3 +685,18 @@ def test_bulk_tolist_large():
     assert b.tolist() == list(struct.iter_unpack("<id", b.tobytes()))
     d = pybuf.full((2, n), 1.5, ">d")
     assert d.tolist() == [[1.5] * n] * 2
+
+
+@pytest.mark.parametrize("code", list("?cbBhHiIlLqQnNfdP"))
+def test_native_tolist_matches_memoryview(code):
+    rng = random.Random(ord(code))
+    size = struct.calcsize(code)
+    raw = bytearray(rng.getrandbits(8) for _ in range(size * 60))
+    if code == "?":
+        raw = bytearray(b % 2 for b in raw)     # memoryview reads only 0 and 1 as bool
+    b = pybuf.asbuffer(raw, writable=True).cast(code, (6, 10))
+    m = memoryview(raw).cast(code, (6, 10))
+    assert b.tolist() == m.tolist()
+    assert b[:, ::-3].tolist() == [row[::-3] for row in m.tolist()]
+    assert b.T.tolist() == [list(col) for col in zip(*m.tolist())]
+    assert b == m
