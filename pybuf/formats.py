@@ -25,7 +25,9 @@ Under ``= < > !`` sizes are standard and nothing is aligned; ``^`` keeps
 native sizes without alignment.
 
 Values: numbers are Python numbers, ``?`` a bool, ``e``/``g`` floats, ``Z``
-complex, ``c``/``s``/``p`` bytes, ``u``/``w`` str.  A repeat count on an
+complex, ``c``/``s``/``p`` bytes (``s`` keeps its NUL padding, as in
+:mod:`struct`), ``u``/``w`` str (UCS-2/UCS-4, trailing NULs stripped, as numpy
+reads ``U``).  A repeat count on an
 unnamed item repeats it (``"2i"`` reads like ``"ii"``, as in :mod:`struct`);
 on a named item or one with a sub-array shape it is the innermost sub-array
 dimension (as numpy reads it).  A format with several values reads as a
@@ -468,10 +470,10 @@ class _Plan:
         for it in items:
             off = base + it.offset
             if it.sub is not None:
-                inner = None
-                for k in range(it.nelem):
-                    inner = (_TUPLE, self.level(it.sub, off + k * it.elsize, pieces))
-                elem = inner
+                # the struct's pieces once per element; its reader is the same
+                elem = (_TUPLE, self.level(it.sub, off, pieces if it.nelem else []))
+                for k in range(1, it.nelem):
+                    self.level(it.sub, off + k * it.elsize, pieces)
             else:
                 elem = self.leaf(it, off, pieces)
             if elem is None:            # padding
