@@ -42,6 +42,7 @@ import collections
 import math
 import struct
 import sys
+from operator import itemgetter
 
 __all__ = ["Format", "Field", "parse_format", "calcsize"]
 
@@ -547,7 +548,7 @@ def _write_ld_complex(v):
     return [_write_ld(z.real), _write_ld(z.imag)]
 
 
-_first = __import__("operator").itemgetter(0)
+_first = itemgetter(0)
 
 
 def _make_complex(a, b):
