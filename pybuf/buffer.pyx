@@ -14,6 +14,8 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
                              PyObject_CheckBuffer, PyBUF_FULL_RO)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AsDouble
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport PyObject, Py_INCREF
 from cpython.long cimport PyLong_FromVoidPtr
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from cpython.object cimport PyObject_IsTrue
@@ -31,6 +33,8 @@ from pybuf import formats as _formats
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
     Py_ssize_t PyNumber_AsSsize_t(object o, object exc) except? -1
+    PyObject *_PY_TRUE "Py_True"
+    PyObject *_PY_FALSE "Py_False"
     int PySlice_Unpack(object slice, Py_ssize_t *start, Py_ssize_t *stop,
                        Py_ssize_t *step) except -1
     Py_ssize_t PySlice_AdjustIndices(Py_ssize_t length, Py_ssize_t *start,
@@ -103,6 +107,12 @@ cdef tuple _make_entry(str fmt, bytes raw, Py_ssize_t itemsize, object parsed):
     cdef char code = 0
     if len(bare) == 1 and bare.isascii() and bare.encode("ascii") in _NATIVE_CODES:
         code = ord(bare)
+    elif parsed is not None:
+        # "<i", "=d", "1q" ... have exactly the items of a native code: give
+        # them its fast path too.
+        alias = parsed._native_alias()
+        if alias is not None:
+            code = ord(alias)
     return (fmt, raw, itemsize, code, parsed)
 
 
@@ -116,6 +126,14 @@ cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
         return entry
     try:
         parsed = _formats.parse_format(fmt)
+        if parsed.itemsize < itemsize and parsed.kind == "struct":
+            # ctypes (and numpy, for dtypes with offsets) leave the trailing
+            # padding out of the format: the itemsize is right.  Pad, and
+            # export the corrected format, which numpy can then read back.
+            parsed = parsed._padded(itemsize)
+            if parsed is not None:
+                fmt = str(parsed)
+                raw = fmt.encode("ascii")
     except (ValueError, NotImplementedError):
         parsed = None
     if parsed is not None and parsed.itemsize != itemsize:
@@ -351,6 +369,104 @@ cdef int _pack_native(char code, char *p, object value) except -1:
                          f"(out of range)")
     _store_int(p, Q, size)
     return 0
+
+
+cdef list _native_list(char code, const char *p, Py_ssize_t n, Py_ssize_t s):
+    """Items p, p + s, ... (n of them) of native ``code`` as a list, filled
+    in place as memoryview.tolist does.  One loop per common code, so that
+    the code is dispatched once per call, not once per item."""
+    cdef list out = PyList_New(n)
+    cdef Py_ssize_t i
+    cdef double d
+    cdef float f
+    cdef short h
+    cdef unsigned short H
+    cdef int k
+    cdef unsigned int K
+    cdef long long q
+    cdef unsigned long long Q
+    cdef object v
+    cdef PyObject *o
+    # l, L, n, N read as the same-size code below (else: generic path)
+    if (code == c'l' and sizeof(long) == sizeof(q)) or \
+            (code == c'n' and sizeof(Py_ssize_t) == sizeof(q)):
+        code = c'q'
+    elif (code == c'L' and sizeof(long) == sizeof(Q)) or \
+            (code == c'N' and sizeof(size_t) == sizeof(Q)):
+        code = c'Q'
+    elif code == c'l' and sizeof(long) == sizeof(k):
+        code = c'i'
+    elif code == c'L' and sizeof(long) == sizeof(K):
+        code = c'I'
+    if code == c'd':
+        for i in range(n):
+            memcpy(&d, p + i * s, sizeof(d)); v = d
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'f':
+        for i in range(n):
+            memcpy(&f, p + i * s, sizeof(f)); v = f
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'B':
+        for i in range(n):
+            v = (<const unsigned char *>p)[i * s]
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'b':
+        for i in range(n):
+            v = (<const signed char *>p)[i * s]
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'?':
+        # borrowed pointers: one reference taken per item, as memoryview
+        # does (True/False refcounts are the bottleneck here)
+        for i in range(n):
+            o = _PY_TRUE if p[i * s] else _PY_FALSE
+            Py_INCREF(<object>o); PyList_SET_ITEM(out, i, <object>o)
+    elif code == c'h':
+        for i in range(n):
+            memcpy(&h, p + i * s, sizeof(h)); v = h
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'H':
+        for i in range(n):
+            memcpy(&H, p + i * s, sizeof(H)); v = H
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'i':
+        for i in range(n):
+            memcpy(&k, p + i * s, sizeof(k)); v = k
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'I':
+        for i in range(n):
+            memcpy(&K, p + i * s, sizeof(K)); v = K
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'q':
+        for i in range(n):
+            memcpy(&q, p + i * s, sizeof(q)); v = q
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    elif code == c'Q':
+        for i in range(n):
+            memcpy(&Q, p + i * s, sizeof(Q)); v = Q
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    else:
+        for i in range(n):
+            v = _unpack_native(code, p + i * s)
+            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
+    return out
+
+
+cdef list _parsed_list(object parsed, const char *p, Py_ssize_t n, Py_ssize_t s,
+                       Py_ssize_t itemsize):
+    """Items p, p + s, ... (n of them) unpacked by the format engine in one
+    call.  The items are copied into a bytes object first: one memcpy,
+    cheap next to making the Python objects, and no view of our memory
+    escapes into Python code."""
+    cdef Py_ssize_t i
+    cdef char *q
+    if s == itemsize:
+        data = PyBytes_FromStringAndSize(p, n * itemsize)
+    else:
+        data = PyBytes_FromStringAndSize(NULL, n * itemsize)
+        q = PyBytes_AS_STRING(data)
+        for i in range(n):
+            memcpy(q + i * itemsize, p + i * s, <size_t>itemsize)
+    return list(parsed.iter_unpack(data))
 
 
 cdef Py_ssize_t _native_size(char code) noexcept:
@@ -748,6 +864,12 @@ cdef class Buffer:
         n = self._shape[dim]
         s = self._strides[dim]
         sub = self._suboffsets[dim] if self._suboffsets != NULL else -1
+        if dim == self.ndim - 1 and sub < 0:
+            # the last dimension in one go: no per-item dispatch
+            if self._code:
+                return _native_list(self._code, p, n, s)
+            if self._parsed is not None:
+                return _parsed_list(self._parsed, p, n, s, self.itemsize)
         result = []
         for i in range(n):
             q = p + i * s
@@ -1393,7 +1515,7 @@ cdef bint _nocopy_strides(Buffer b, _Layout lay) except -1:
 
 cdef str _preview(Buffer b):
     cdef Py_ssize_t size = b.nbytes // b.itemsize
-    if b._code == 0 and b._parsed is None:
+    if b._code == 0 and (b._parsed is None or b._parsed.has_objects):
         return "<opaque>"
     if b.ndim == 0:
         return repr(b._get(b.data))
