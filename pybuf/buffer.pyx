@@ -12,6 +12,7 @@ resized while they live.
 cimport cython
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
                              PyObject_CheckBuffer, PyBUF_FULL_RO)
+cimport cpython.buffer as pb
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AsDouble
 from cpython.list cimport PyList_New, PyList_SET_ITEM
@@ -74,6 +75,27 @@ cdef enum:
     HUGE_ADVICE_BYTES = 8 << 20
     DEF_ALIGN = 64
 
+
+#: Every named buffer request, name -> flags, as CPython's headers define
+#: them (for consumers written in Python: describe(), tests).
+REQUESTS = {
+    "PyBUF_SIMPLE": pb.PyBUF_SIMPLE, "PyBUF_WRITABLE": pb.PyBUF_WRITABLE,
+    "PyBUF_FORMAT": pb.PyBUF_FORMAT, "PyBUF_ND": pb.PyBUF_ND,
+    "PyBUF_STRIDES": pb.PyBUF_STRIDES,
+    "PyBUF_C_CONTIGUOUS": pb.PyBUF_C_CONTIGUOUS,
+    "PyBUF_F_CONTIGUOUS": pb.PyBUF_F_CONTIGUOUS,
+    "PyBUF_ANY_CONTIGUOUS": pb.PyBUF_ANY_CONTIGUOUS,
+    "PyBUF_INDIRECT": pb.PyBUF_INDIRECT,
+    "PyBUF_CONTIG": pb.PyBUF_CONTIG, "PyBUF_CONTIG_RO": pb.PyBUF_CONTIG_RO,
+    "PyBUF_STRIDED": pb.PyBUF_STRIDED, "PyBUF_STRIDED_RO": pb.PyBUF_STRIDED_RO,
+    "PyBUF_RECORDS": pb.PyBUF_RECORDS, "PyBUF_RECORDS_RO": pb.PyBUF_RECORDS_RO,
+    "PyBUF_FULL": pb.PyBUF_FULL, "PyBUF_FULL_RO": pb.PyBUF_FULL_RO,
+}
+assert (F_WRITABLE, F_FORMAT, F_ND, F_STRIDES, F_C_CONTIGUOUS, F_F_CONTIGUOUS,
+        F_ANY_CONTIGUOUS, F_INDIRECT) == (
+    pb.PyBUF_WRITABLE, pb.PyBUF_FORMAT, pb.PyBUF_ND, pb.PyBUF_STRIDES,
+    pb.PyBUF_C_CONTIGUOUS, pb.PyBUF_F_CONTIGUOUS, pb.PyBUF_ANY_CONTIGUOUS,
+    pb.PyBUF_INDIRECT), "request flag values differ from CPython's"
 
 # Formats with a per-item fast path (read and written without the format
 # engine), as memoryview reads them.

@@ -19,33 +19,12 @@ import sys
 from typing import Optional, Tuple, Union
 
 from pybuf import buffer as _buffer
+from pybuf.buffer import REQUESTS
+from pybuf.formats import parse_format
 
 __all__ = ["BufferInfo", "describe", "REQUESTS"]
 
-# Request flags from CPython's Include/pybuffer.h.  Their values are part of
-# the stable ABI, so they can be written down here.
-_WRITABLE, _FORMAT, _ND, _STRIDES, _INDIRECT = 0x1, 0x4, 0x8, 0x18, 0x118
-
-#: Every named buffer request: name -> flags.
-REQUESTS = {
-    "PyBUF_SIMPLE": 0,
-    "PyBUF_WRITABLE": _WRITABLE,
-    "PyBUF_FORMAT": _FORMAT,
-    "PyBUF_ND": _ND,
-    "PyBUF_STRIDES": _STRIDES,
-    "PyBUF_C_CONTIGUOUS": 0x38,
-    "PyBUF_F_CONTIGUOUS": 0x58,
-    "PyBUF_ANY_CONTIGUOUS": 0x98,
-    "PyBUF_INDIRECT": _INDIRECT,
-    "PyBUF_CONTIG": _ND | _WRITABLE,
-    "PyBUF_CONTIG_RO": _ND,
-    "PyBUF_STRIDED": _STRIDES | _WRITABLE,
-    "PyBUF_STRIDED_RO": _STRIDES,
-    "PyBUF_RECORDS": _STRIDES | _WRITABLE | _FORMAT,
-    "PyBUF_RECORDS_RO": _STRIDES | _FORMAT,
-    "PyBUF_FULL": _INDIRECT | _WRITABLE | _FORMAT,
-    "PyBUF_FULL_RO": _INDIRECT | _FORMAT,
-}
+_FORMAT, _ND = REQUESTS["PyBUF_FORMAT"], REQUESTS["PyBUF_ND"]
 
 # What describe() tries, most permissive first.  Each step gives up one
 # thing an exporter may refuse to provide: suboffsets (INDIRECT), strides,
@@ -480,112 +459,77 @@ def _contiguous(shape, strides, itemsize, length, order):
 
 
 # --- formats in words -------------------------------------------------------
+# The words come from the parsed Format (pybuf.formats is the one place
+# that reads format strings); this only names what it found.
 
-_SIGNED, _UNSIGNED = "bhilqn", "BHILQN"
 _ORDER_WORDS = {
-    "<": "little-endian", ">": "big-endian", "!": "big-endian (network)",
+    "<": "little-endian", ">": "big-endian", "@": "native",
     "=": f"{sys.byteorder}-endian", "^": "native unaligned",
 }
-_TOKEN = re.compile(r"\s*(?:(?P<order>[@=<>!^])|(?P<count>\d+)?"
-                    r"(?P<sub>\([\d,\s]+\))?(?P<sorder>[@=<>!^])?"
-                    r"(?:(?P<code>Z[fdg]|[?cbBhHiIlLqQnNefdgspPOxuw])"
-                    r"|(?P<open>T\{))(?::(?P<name>[^:]*):)?"
-                    r"|(?P<close>\})(?::(?P<cname>[^:]*):)?)")
+_PLAIN_WORDS = {"?": "bool", "c": "char (1-byte bytes)", "P": "void pointer",
+                "O": "Python object pointer", "g": "long double",
+                "Zg": "complex long double"}
 
 
 def format_meaning(fmt, itemsize):
     """A format string in words: ``"<i"`` is ``"little-endian int32"``.
 
-    Explains the codes and byte order only; sizes and validity are the
-    format engine's job (:func:`pybuf.parse_format`).  Falls back to
-    ``"N-byte items"`` for anything it does not follow.
+    Falls back to ``"N-byte items"`` for a format the engine
+    (:func:`pybuf.parse_format`) does not read.
     """
     if fmt is None:
         return ("unsigned bytes (no format: 'B' implied)" if itemsize == 1
                 else f"{itemsize}-byte items (no format given)")
     try:
-        parts, _ = _explain(fmt, 0, "@")
-    except ValueError:
+        return _words(parse_format(fmt))
+    except (ValueError, NotImplementedError):
         return f"{itemsize}-byte items"
-    if len(parts) == 1:
-        return parts[0]
-    return "struct of " + ", ".join(parts)
 
 
-def _explain(fmt, pos, order):
-    """Words for the items of ``fmt`` from ``pos`` up to a closing brace."""
-    parts = []
-    while pos < len(fmt):
-        m = _TOKEN.match(fmt, pos)
-        if not m or m.end() == pos:
-            if fmt[pos:].strip() == "":
-                break
-            raise ValueError(pos)
-        pos = m.end()
-        if m["order"]:
-            order = m["order"]
-            continue
-        if m["close"]:
-            return parts, pos
-        if m["sorder"]:
-            order = m["sorder"]
-        if m["open"]:
-            inner, pos = _explain(fmt, pos, order)
-            word = "struct {" + ", ".join(inner) + "}"
-        else:
-            word = _code_word(m["code"], order)
-            if word is None:
-                raise ValueError(pos)
-        count = int(m["count"] or 1)
-        if m["code"] in ("s", "p") and count > 1:
-            word = f"{count}-byte {word}"
-        elif m["code"] == "x":
-            # numpy writes padding as one "x" per byte: count them together.
-            if parts and parts[-1].endswith(("pad byte", "pad bytes")):
-                count += int(parts.pop().split()[0])
-            word = f"{count} pad byte{'s' if count > 1 else ''}"
-        elif count > 1:
-            word = f"{count} x {word}"
-        if m["sub"]:
-            dims = m["sub"].replace(" ", "")[1:-1].rstrip(",")
-            word = f"({dims}) array of {word}"
-        if m["name"]:
-            word += f" {m['name']}"
-        parts.append(word)
-    return parts, pos
+def _words(f):
+    if f.kind == "struct":
+        parts, end = [], 0
+        for field in f.fields:
+            if field.offset > end:
+                gap = field.offset - end
+                parts.append(f"{gap} pad byte{'s' if gap > 1 else ''}")
+            word = _words(field.format)
+            if field.shape:
+                word = f"({','.join(map(str, field.shape))}) array of {word}"
+            parts.append(word + (f" {field.name}" if field.name else ""))
+            n = 1
+            for d in field.shape:
+                n *= d
+            end = field.offset + n * field.format.itemsize
+        return "struct {" + ", ".join(parts) + "}"
+    if f.kind == "void":
+        return f"{f.itemsize} pad byte{'s' if f.itemsize > 1 else ''}"
+    n = 1
+    for d in f.shape:
+        n *= d
+    if f.code in ("s", "p", "u", "w"):
+        size = f.itemsize // n
+    else:       # the value's own size: the item may carry padding
+        size = parse_format((f.prefix or "@") + f.code).itemsize
+    word = _scalar_word(f.code, f.prefix, size)
+    if f.kind == "array":
+        word = f"({','.join(map(str, f.shape))}) array of {word}"
+    pad = f.itemsize - n * size
+    return word + (f" + {pad} pad byte{'s' if pad > 1 else ''}" if pad > 0 else "")
 
 
-def _code_word(code, order):
-    native = order in ("@", "^")
-    try:
-        size = struct.calcsize(("@" if native else "<") + code[-1])
-    except struct.error:
-        size = None
-    if code in ("c", "?", "s", "p", "x") or (size == 1 and code in "bB"):
-        return {"c": "char (1-byte bytes)", "?": "bool", "s": "bytes",
-                "p": "Pascal string", "x": "pad byte",
-                "b": "int8", "B": "uint8"}[code]
-    if code == "P":
-        return "void pointer"
-    if code == "O":
-        return "Python object pointer"
+def _scalar_word(code, prefix, size):
+    if code in ("s", "p"):
+        return f"{size}-byte {'bytes' if code == 's' else 'Pascal string'}"
     if code in ("u", "w"):
-        return f"UCS-{2 if code == 'u' else 4} character"
-    if code[0] == "Z":
-        if code == "Zg" or size is None:
-            word = "complex long double"
-        else:
-            word = f"complex{16 * size}"
-    elif code == "g" or size is None:
-        word = {"g": "long double", "n": "ssize_t", "N": "size_t"}.get(code, code)
-    elif code in _SIGNED:
-        word = f"int{8 * size}"
-    elif code in _UNSIGNED:
-        word = f"uint{8 * size}"
-    elif code in "efd":
-        word = f"float{8 * size}"
-    else:
-        return None
-    if order == "@":
-        return f"native {word}"
-    return f"{_ORDER_WORDS[order]} {word}"
+        return f"UCS-{2 if code == 'u' else 4} string of {size // (2 if code == 'u' else 4)}"
+    if code in ("b", "B"):
+        return "int8" if code == "b" else "uint8"
+    word = _PLAIN_WORDS.get(code)
+    if word is None:
+        kind = ("complex" if code[0] == "Z" else "float" if code in "efd"
+                else "uint" if code.isupper() else "int")
+        word = f"{kind}{8 * size}"
+    if code in ("?", "c", "O"):
+        return word
+    return f"{_ORDER_WORDS.get(prefix, 'mixed-order')} {word}"

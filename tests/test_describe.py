@@ -90,16 +90,20 @@ def test_numpy_span_and_offset_of_negative_strides():
 @pytest.mark.parametrize("fmt, meaning", [
     ("<i", "little-endian int32"),
     (">d", "big-endian float64"),
-    ("!H", "big-endian (network) uint16"),
+    ("!H", "big-endian uint16"),
     ("B", "uint8"),
     ("?", "bool"),
     ("Zd", "native complex128"),
     ("e", "native float16"),
     ("3s", "3-byte bytes"),
+    ("2xh", "native int16 + 2 pad bytes"),
+    ("4x", "4 pad bytes"),
+    ("Zf", "native complex64"),
+    ("^q", "native unaligned int64"),
     ("T{<i:x:d:y:}", "struct {little-endian int32 x, little-endian float64 y}"),
     ("T{>i:x:xxxx@d:y:}", "struct {big-endian int32 x, 4 pad bytes, native float64 y}"),
     ("(2,3)<f", "(2,3) array of little-endian float32"),
-    ("lh", "struct of native int64, native int16"),
+    ("lh", "struct {native int64, native int16}"),
     (None, "unsigned bytes (no format: 'B' implied)"),
 ])
 def test_format_meaning(fmt, meaning):
