@@ -36,6 +36,8 @@ except ImportError:
 
 from pybuf.buffer import Buffer, asbuffer, copy, empty, full, zeros
 from pybuf.formats import Format, calcsize, parse_format
+from pybuf.kernels import (ascontiguous, astype, byteswap, copyto, dot, equal,
+                           fill, max, min, sum)
 
 __version__ = "0.1.0"
 
@@ -43,12 +45,22 @@ __all__ = [
     "Buffer",
     "Format",
     "asbuffer",
+    "ascontiguous",
+    "astype",
+    "byteswap",
     "calcsize",
     "copy",
+    "copyto",
+    "dot",
     "empty",
+    "equal",
+    "fill",
     "full",
     "get_include",
+    "max",
+    "min",
     "parse_format",
+    "sum",
     "zeros",
     "__version__",
 ]
