@@ -659,7 +659,12 @@ cdef void _cast_typed(const src_t *s, Py_ssize_t ss, real_t *d, Py_ssize_t ds,
     cdef Py_ssize_t i
     cdef const char *sp = <const char *>s
     cdef char *dp = <char *>d
-    if ss == sizeof(src_t) and ds == sizeof(real_t):
+    if src_t is bool_t:
+        # Any nonzero byte is True (as numpy reads bools); a _Bool load of
+        # a byte other than 0 or 1 would be undefined.
+        for i in range(n):
+            (<real_t *>(dp + i * ds))[0] = <real_t>((<const uint8_t *>(sp + i * ss))[0] != 0)
+    elif ss == sizeof(src_t) and ds == sizeof(real_t):
         for i in range(n):
             d[i] = <real_t>s[i]
     else:
@@ -885,7 +890,25 @@ cdef void _reduce_line(int t, const char *p, Py_ssize_t s, Py_ssize_t n,
     elif t == TYPE_UINT8:
         _reduce_typed(<const uint8_t *>p, s, n, op, acc)
     elif t == TYPE_BOOL:
-        _reduce_typed(<const bool_t *>p, s, n, op, acc)
+        _reduce_bool(<const uint8_t *>p, s, n, op, acc)
+
+
+cdef void _reduce_bool(const uint8_t *p, Py_ssize_t s, Py_ssize_t n, int op,
+                       Reduction *acc) noexcept nogil:
+    """Bools as numpy reads them: any nonzero byte is True.  Sums count
+    in int64; min is all(), max is any()."""
+    cdef Py_ssize_t i, count = 0
+    cdef uint64_t v
+    for i in range(n):
+        count += p[i * s] != 0
+    if op == REDUCE_SUM:
+        acc.i += count
+    else:
+        v = (count == n) if op == REDUCE_MIN else (count > 0)
+        if acc.count == 0 or (op == REDUCE_MIN and v < acc.u) or \
+                (op == REDUCE_MAX and v > acc.u):
+            acc.u = v
+    acc.count += n
 
 
 cdef bint _equal_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
@@ -917,6 +940,7 @@ cdef bint _equal_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
 
 cdef bint _equal_line(int t, const char *a, Py_ssize_t sa, const char *b,
                       Py_ssize_t sb, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
     if t == TYPE_FLOAT64:
         return _equal_typed(<const float64_t *>a, sa, <const float64_t *>b, sb, n)
     elif t == TYPE_FLOAT32:
@@ -928,7 +952,10 @@ cdef bint _equal_line(int t, const char *a, Py_ssize_t sa, const char *b,
     elif t == TYPE_INT16 or t == TYPE_UINT16:
         return _equal_typed(<const uint16_t *>a, sa, <const uint16_t *>b, sb, n)
     elif t == TYPE_BOOL:
-        return _equal_typed(<const bool_t *>a, sa, <const bool_t *>b, sb, n)
+        for i in range(n):
+            if ((<const uint8_t *>a)[i * sa] != 0) != ((<const uint8_t *>b)[i * sb] != 0):
+                return False
+        return True
     else:
         return _equal_typed(<const uint8_t *>a, sa, <const uint8_t *>b, sb, n)
 
@@ -975,6 +1002,7 @@ cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
 
 cdef void _dot_line(int t, const char *a, Py_ssize_t sa, const char *b,
                     Py_ssize_t sb, Py_ssize_t n, Reduction *acc) noexcept nogil:
+    cdef Py_ssize_t i
     if t == TYPE_FLOAT64:
         _dot_typed(<const float64_t *>a, sa, <const float64_t *>b, sb, n, acc)
     elif t == TYPE_FLOAT32:
@@ -996,7 +1024,9 @@ cdef void _dot_line(int t, const char *a, Py_ssize_t sa, const char *b,
     elif t == TYPE_UINT8:
         _dot_typed(<const uint8_t *>a, sa, <const uint8_t *>b, sb, n, acc)
     elif t == TYPE_BOOL:
-        _dot_typed(<const bool_t *>a, sa, <const bool_t *>b, sb, n, acc)
+        for i in range(n):
+            acc.u += ((<const uint8_t *>a)[i * sa] != 0) & ((<const uint8_t *>b)[i * sb] != 0)
+        acc.count += n
 
 
 # --------------------------------------------------------------------------
@@ -1519,6 +1549,7 @@ cdef int _pack(object value, Operand *op, Py_buffer *v, char *item) except -1:
     cdef uint64_t u
     cdef Py_ssize_t size = op.itemsize
     cdef bint signed
+    cdef object bits
     if t == TYPE_OPAQUE:
         from pybuf.formats import parse_format
         data = parse_format(_fmt_str(v)).pack(value)
@@ -1552,12 +1583,13 @@ cdef int _pack(object value, Operand *op, Py_buffer *v, char *item) except -1:
                             f"{_fmt_name(v)}, not {type(value).__name__}")
         value = PyNumber_Index(value)
         signed = not _is_unsigned(t)
+        bits = 8 * size                    # Python ints: no C overflow
         if signed:
-            lo = -(1 << (8 * size - 1))
-            hi = (1 << (8 * size - 1)) - 1
+            lo = -(1 << (bits - 1))
+            hi = (1 << (bits - 1)) - 1
         else:
             lo = 0
-            hi = (1 << (8 * size)) - 1
+            hi = (1 << bits) - 1
         if value < lo or value > hi:
             raise ValueError(f"{value} is out of range for items of format "
                              f"{_fmt_name(v)}")
