@@ -428,18 +428,24 @@ def test_transposing_copy(shape, axes, dtype, rng):
     if dtype == "c16" and not _format_engine_knows("Zd"):
         t = t.view("V16")              # opaque items: same bytes moved
         a = a.view("V16")
+    def check(got, expect):
+        if expect.dtype.kind == "V":
+            assert got.tobytes() == np.ascontiguousarray(expect).tobytes()
+        else:
+            np.testing.assert_array_equal(np.asarray(got), expect)
+
     out = pybuf.ascontiguous(t)
     assert out.c_contiguous and out.shape == t.shape
-    np.testing.assert_array_equal(np.asarray(out), t)
+    check(out, t)
     f = pybuf.ascontiguous(a, "F")
     assert f.f_contiguous
-    np.testing.assert_array_equal(np.asarray(f), a)
+    assert f.tobytes("F") == a.tobytes("F")
     b = pybuf.copy(t)
-    np.testing.assert_array_equal(np.asarray(b), t)
+    check(b, t)
     assert pybuf.asbuffer(t).tobytes() == t.tobytes()
     dst = np.zeros(t.shape, t.dtype)[..., ::-1]
     pybuf.copyto(dst, t[..., ::-1])
-    np.testing.assert_array_equal(dst, t[..., ::-1])
+    check(dst, t[..., ::-1])
 
 
 @pytest.mark.parametrize("nbytes", [(5 << 20) + 24, 8 << 20])
