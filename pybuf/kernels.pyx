@@ -126,6 +126,82 @@ cdef extern from *:
         memcpy(dst, pat + phase, n);   /* 16 % itemsize == 0: same phase */
     }
 
+    /* Contiguous float reductions with SSE2 (part of the x86-64 baseline,
+       so the wheel stays portable): four vector accumulators break the
+       add latency chain, so the loop runs at memory speed.  NaN: min/max
+       track "unordered" lanes apart (minpd alone would drop a NaN that
+       is not its second operand); *nan is set when one was seen. */
+    #define PYBUF_RED_F64(name, OP, SCALAR)                                   \
+    static double name(const double *p, Py_ssize_t n, int *nan) {             \
+        Py_ssize_t i = 0;                                                     \
+        double r = p[0], t[2];                                                \
+        int bad = 0;                                                          \
+        PYBUF_SIMD_BODY_F64(OP, SCALAR)                                             \
+        for (; i < n; i++) { double x = p[i]; bad |= x != x; r = SCALAR; }    \
+        *nan = bad;                                                           \
+        return r;                                                             \
+    }
+    #if PYBUF_SSE2
+    #define PYBUF_SIMD_BODY_F64(OP, SCALAR)                                         \
+        if (n >= 8) {                                                         \
+            __m128d m0 = _mm_set1_pd(p[0]), m1 = m0, m2 = m0, m3 = m0;        \
+            __m128d u = _mm_setzero_pd();                                     \
+            for (; i + 8 <= n; i += 8) {                                      \
+                __m128d x0 = _mm_loadu_pd(p + i), x1 = _mm_loadu_pd(p + i + 2); \
+                __m128d x2 = _mm_loadu_pd(p + i + 4), x3 = _mm_loadu_pd(p + i + 6); \
+                u = _mm_or_pd(u, _mm_or_pd(_mm_cmpunord_pd(x0, x1),           \
+                                           _mm_cmpunord_pd(x2, x3)));         \
+                m0 = OP(x0, m0); m1 = OP(x1, m1); m2 = OP(x2, m2); m3 = OP(x3, m3); \
+            }                                                                 \
+            m0 = OP(OP(m0, m1), OP(m2, m3));                                  \
+            _mm_storeu_pd(t, m0);                                             \
+            r = t[0]; { double x = t[1]; r = SCALAR; }                        \
+            bad = _mm_movemask_pd(u) != 0 || p[0] != p[0];                    \
+        }
+    #else
+    #define PYBUF_SIMD_BODY_F64(OP, SCALAR)
+    #endif
+    PYBUF_RED_F64(pybuf_min_f64, _mm_min_pd, (x < r ? x : r))
+    PYBUF_RED_F64(pybuf_max_f64, _mm_max_pd, (x > r ? x : r))
+
+    static double pybuf_sum_f64(const double *p, Py_ssize_t n) {
+        Py_ssize_t i = 0;
+        double s = 0, t[2];
+    #if PYBUF_SSE2
+        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        for (; i + 8 <= n; i += 8) {
+            a0 = _mm_add_pd(a0, _mm_loadu_pd(p + i));
+            a1 = _mm_add_pd(a1, _mm_loadu_pd(p + i + 2));
+            a2 = _mm_add_pd(a2, _mm_loadu_pd(p + i + 4));
+            a3 = _mm_add_pd(a3, _mm_loadu_pd(p + i + 6));
+        }
+        a0 = _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3));
+        _mm_storeu_pd(t, a0);
+        s = t[0] + t[1];
+    #endif
+        for (; i < n; i++) s += p[i];
+        return s;
+    }
+
+    static double pybuf_dot_f64(const double *a, const double *b, Py_ssize_t n) {
+        Py_ssize_t i = 0;
+        double s = 0, t[2];
+    #if PYBUF_SSE2
+        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        for (; i + 8 <= n; i += 8) {
+            a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(b + i)));
+            a1 = _mm_add_pd(a1, _mm_mul_pd(_mm_loadu_pd(a + i + 2), _mm_loadu_pd(b + i + 2)));
+            a2 = _mm_add_pd(a2, _mm_mul_pd(_mm_loadu_pd(a + i + 4), _mm_loadu_pd(b + i + 4)));
+            a3 = _mm_add_pd(a3, _mm_mul_pd(_mm_loadu_pd(a + i + 6), _mm_loadu_pd(b + i + 6)));
+        }
+        a0 = _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3));
+        _mm_storeu_pd(t, a0);
+        s = t[0] + t[1];
+    #endif
+        for (; i < n; i++) s += a[i] * b[i];
+        return s;
+    }
+
     static int pybuf_little_endian(void) {
         const uint16_t one = 1;
         return *(const unsigned char *)&one == 1;
@@ -138,6 +214,10 @@ cdef extern from *:
     void pybuf_stream_fill(char *dst, size_t n, const char *item,
                            size_t itemsize) nogil
     bint pybuf_little_endian() nogil
+    double pybuf_min_f64(const double *p, Py_ssize_t n, int *nan) nogil
+    double pybuf_max_f64(const double *p, Py_ssize_t n, int *nan) nogil
+    double pybuf_sum_f64(const double *p, Py_ssize_t n) nogil
+    double pybuf_dot_f64(const double *a, const double *b, Py_ssize_t n) nogil
 
 
 cdef enum:
@@ -736,6 +816,11 @@ cdef void _sum_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n,
     cdef double f0 = 0, f1 = 0, f2 = 0, f3 = 0, f4 = 0, f5 = 0, f6 = 0, f7 = 0
     cdef int64_t i0 = 0
     cdef uint64_t u0 = 0
+    if real_t is float64_t:
+        if s == sizeof(real_t):
+            acc.f += pybuf_sum_f64(p, n)
+            acc.count += n
+            return
     if real_t is float32_t or real_t is float64_t:
         if s == sizeof(real_t):
             while i + 8 <= n:
@@ -782,9 +867,13 @@ cdef void _minmax_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n,
     cdef const char *c = <const char *>p
     cdef real_t m0, m1, m2, m3, x0, x1, x2, x3
     cdef bint nan = False
+    cdef int cnan = 0
     if n <= 0:
         return
-    if s != sizeof(real_t) or n < 8:
+    if real_t is float64_t and s == sizeof(real_t):
+        m0 = pybuf_max_f64(p, n, &cnan) if want_max else pybuf_min_f64(p, n, &cnan)
+        nan = cnan
+    elif s != sizeof(real_t) or n < 8:
         m0 = p[0]
         if real_t is float32_t or real_t is float64_t:
             nan = m0 != m0
@@ -969,6 +1058,11 @@ cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
     cdef double f0 = 0, f1 = 0, f2 = 0, f3 = 0, f4 = 0, f5 = 0, f6 = 0, f7 = 0
     cdef int64_t i0 = 0
     cdef uint64_t u0 = 0
+    if real_t is float64_t:
+        if sa == sizeof(real_t) and sb == sizeof(real_t):
+            acc.f += pybuf_dot_f64(a, b, n)
+            acc.count += n
+            return
     if real_t is float32_t or real_t is float64_t:
         if sa == sizeof(real_t) and sb == sizeof(real_t):
             while i + 8 <= n:
