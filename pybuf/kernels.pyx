@@ -66,6 +66,28 @@ cdef extern from *:
        bypasses the caches, so a large copy neither reads the destination
        lines first (no read-for-ownership) nor evicts the source.  Only
        worth it when the destination is much larger than the caches. */
+    static void pybuf_sfence(void) {
+    #if PYBUF_SSE2
+        _mm_sfence();
+    #endif
+    }
+
+    /* pybuf_stream_copy without the closing fence: for a run of blocks
+       that ends with one pybuf_sfence(). */
+    static void pybuf_stream_copy_nf(char *dst, const char *src, size_t n) {
+    #if PYBUF_SSE2
+        size_t head = (16 - ((uintptr_t)dst & 15)) & 15;
+        if (head > n) head = n;
+        memcpy(dst, src, head);
+        dst += head; src += head; n -= head;
+        while (n >= 16) {
+            _mm_stream_si128((__m128i *)dst, _mm_loadu_si128((const __m128i *)src));
+            src += 16; dst += 16; n -= 16;
+        }
+    #endif
+        memcpy(dst, src, n);
+    }
+
     static void pybuf_stream_copy(char *dst, const char *src, size_t n) {
     #if PYBUF_SSE2
         size_t head = (16 - ((uintptr_t)dst & 15)) & 15;
@@ -211,6 +233,8 @@ cdef extern from *:
     uint32_t pybuf_bswap32(uint32_t) nogil
     uint64_t pybuf_bswap64(uint64_t) nogil
     void pybuf_stream_copy(char *dst, const char *src, size_t n) nogil
+    void pybuf_stream_copy_nf(char *dst, const char *src, size_t n) nogil
+    void pybuf_sfence() nogil
     void pybuf_stream_fill(char *dst, size_t n, const char *item,
                            size_t itemsize) nogil
     bint pybuf_little_endian() nogil
@@ -235,6 +259,9 @@ cdef enum:
     # Side of the square tiles of a transposing copy, in bytes of one row:
     # a tile of 32 x 32 float64 (8 KiB each side) sits in L1.
     TILE_BYTES = 256
+    # Block that a streamed line is produced into (in L1) before it is
+    # written out with non-temporal stores.
+    STAGE_BYTES = 8192
 
 cdef bint LITTLE = pybuf_little_endian()
 
@@ -385,6 +412,15 @@ cdef struct Loop:
     Py_ssize_t s1[MAX_NDIM]
 
 
+cdef struct Side:
+    # How to read (or write) one operand's items: a real type, its size,
+    # and whether the bytes need swapping or the items are unaligned.
+    int type
+    Py_ssize_t size
+    bint swapped
+    bint direct        # native and aligned: typed loops may touch it
+
+
 cdef inline Py_ssize_t _abs(Py_ssize_t x) noexcept nogil:
     return -x if x < 0 else x
 
@@ -473,6 +509,44 @@ cdef inline void _copy_bytes(char *dst, const char *src, Py_ssize_t n) noexcept 
         pybuf_stream_copy(dst, src, <size_t>n)
     else:
         memcpy(dst, src, <size_t>n)
+
+
+cdef Py_ssize_t _loop_items(Loop *L) noexcept nogil:
+    cdef Py_ssize_t n = 1
+    cdef int i
+    if L.ndim == 0:
+        return 0
+    for i in range(L.ndim):
+        n *= L.shape[i]
+    return n
+
+
+cdef enum:
+    # what a streamed line does (see _stream_line)
+    LINE_COPY = 0
+    LINE_BSWAP = 1
+    LINE_CONVERT = 2
+
+
+cdef void _stream_line(int kind, char *d, const char *s, Py_ssize_t ss,
+                       Py_ssize_t n, Py_ssize_t isz, Py_ssize_t unit,
+                       Side *dside, Side *sside) noexcept nogil:
+    """Produce a contiguous destination line block by block in L1 and
+    write each block out with non-temporal stores (the caller fences).
+    Saves the read-for-ownership of every destination line: a large
+    gather, conversion or byteswap then moves 2/3 of the bytes."""
+    cdef double tmp[1024]              # STAGE_BYTES bytes, 8-aligned
+    cdef Py_ssize_t per = STAGE_BYTES // isz, off = 0, c
+    while off < n:
+        c = per if n - off > per else n - off
+        if kind == LINE_COPY:
+            _copy_line(<char *>tmp, isz, s + off * ss, ss, c, isz)
+        elif kind == LINE_BSWAP:
+            _bswap_line(<char *>tmp, isz, s + off * ss, ss, c, isz, unit)
+        else:
+            _convert_line(<char *>tmp, isz, dside, s + off * ss, ss, sside, c)
+        pybuf_stream_copy_nf(d + off * isz, <char *>tmp, <size_t>(c * isz))
+        off += c
 
 
 cdef void _move_typed(word_t *d, Py_ssize_t ds, const word_t *s, Py_ssize_t ss,
@@ -587,6 +661,15 @@ cdef void _copy_loop(Loop *L, Py_ssize_t isz) noexcept nogil:
                                  L.shape[last - 1], L.shape[last], isz)
                 if not _advance(L, last - 1, idx):
                     return
+    if _loop_items(L) * isz >= STREAM_BYTES and L.s0[last] == isz \
+            and L.s1[last] != isz and isz <= STAGE_BYTES:
+        while True:
+            _stream_line(LINE_COPY, L.p0, L.p1, L.s1[last], L.shape[last],
+                         isz, isz, NULL, NULL)
+            if not _advance(L, last, idx):
+                break
+        pybuf_sfence()
+        return
     while True:
         _copy_line(L.p0, L.s0[last], L.p1, L.s1[last], L.shape[last], isz)
         if not _advance(L, last, idx):
@@ -723,6 +806,15 @@ cdef void _bswap_loop(Loop *L, Py_ssize_t isz, Py_ssize_t unit) noexcept nogil:
     if L.ndim == 0:
         return
     memset(idx, 0, sizeof(idx))
+    if _loop_items(L) * isz >= STREAM_BYTES and L.s0[last] == isz \
+            and L.p0 != L.p1 and isz <= STAGE_BYTES:
+        while True:
+            _stream_line(LINE_BSWAP, L.p0, L.p1, L.s1[last], L.shape[last],
+                         isz, unit, NULL, NULL)
+            if not _advance(L, last, idx):
+                break
+        pybuf_sfence()
+        return
     while True:
         _bswap_line(L.p0, L.s0[last], L.p1, L.s1[last], L.shape[last], isz, unit)
         if not _advance(L, last, idx):
@@ -1125,15 +1217,6 @@ cdef void _dot_line(int t, const char *a, Py_ssize_t sa, const char *b,
 
 # --------------------------------------------------------------------------
 # Staging: byte-swapped, unaligned or mixed-type operands
-
-cdef struct Side:
-    # How to read (or write) one operand's items: a real type, its size,
-    # and whether the bytes need swapping or the items are unaligned.
-    int type
-    Py_ssize_t size
-    bint swapped
-    bint direct        # native and aligned: typed loops may touch it
-
 
 cdef const char *_stage_in(const char *s, Py_ssize_t ss, Side *side,
                            Py_ssize_t n, int want, char *tmp, char *tmp2,
@@ -1557,11 +1640,19 @@ cdef int _copy_operands(Operand *d, Operand *s, Py_buffer *dv,
             _relock(_ts)
             return 0
         _ts = _unlock(big)
-        while True:
-            _convert_line(L.p0, L.s0[last], &ds, L.p1, L.s1[last], &ss,
-                          L.shape[last])
-            if not _advance(&L, last, idx):
-                break
+        if _loop_items(&L) * ds.size >= STREAM_BYTES and L.s0[last] == ds.size:
+            while True:
+                _stream_line(LINE_CONVERT, L.p0, L.p1, L.s1[last], L.shape[last],
+                             ds.size, ds.size, &ds, &ss)
+                if not _advance(&L, last, idx):
+                    break
+            pybuf_sfence()
+        else:
+            while True:
+                _convert_line(L.p0, L.s0[last], &ds, L.p1, L.s1[last], &ss,
+                              L.shape[last])
+                if not _advance(&L, last, idx):
+                    break
         _relock(_ts)
     finally:
         free(tmp)
