@@ -252,10 +252,8 @@ cdef enum:
     # Below this many bytes of work the GIL is kept: releasing and taking
     # it back costs more than the loop.
     NOGIL_BYTES = 32768
-    # Copies and fills whose destination is at least this large use
-    # non-temporal stores.  Half of the 8 MiB L3 of the reference machine:
-    # below it, the destination is likely to be read again from cache.
-    STREAM_BYTES = 4 << 20
+    # Default of _stream_bytes (below).
+    DEFAULT_STREAM_BYTES = 4 << 20
     # Side of the square tiles of a transposing copy, in bytes of one row:
     # a tile of 32 x 32 float64 (8 KiB each side) sits in L1.
     TILE_BYTES = 256
@@ -264,6 +262,22 @@ cdef enum:
     STAGE_BYTES = 8192
 
 cdef bint LITTLE = pybuf_little_endian()
+
+# Copies, fills and conversions whose destination has at least this many
+# bytes write it with non-temporal stores.  With cold caches they win from
+# 2 MiB up on the reference machine (8 MiB L3, shared); half the L3 keeps
+# smaller results in cache for their next reader, where ordinary stores
+# are cheaper.
+cdef Py_ssize_t _stream_bytes = DEFAULT_STREAM_BYTES
+
+
+def _set_stream_threshold(nbytes):
+    """Set the destination size from which non-temporal stores are used
+    (for benchmarks); returns the previous value."""
+    global _stream_bytes
+    old = _stream_bytes
+    _stream_bytes = nbytes
+    return old
 
 cdef extern from "Python.h":
     ctypedef struct PyThreadState:
@@ -505,7 +519,7 @@ cdef inline bint _advance(Loop *L, int nouter, Py_ssize_t *idx) noexcept nogil:
 
 cdef inline void _copy_bytes(char *dst, const char *src, Py_ssize_t n) noexcept nogil:
     """Non-overlapping contiguous copy; streaming stores when large."""
-    if n >= STREAM_BYTES:
+    if n >= _stream_bytes:
         pybuf_stream_copy(dst, src, <size_t>n)
     else:
         memcpy(dst, src, <size_t>n)
@@ -661,7 +675,7 @@ cdef void _copy_loop(Loop *L, Py_ssize_t isz) noexcept nogil:
                                  L.shape[last - 1], L.shape[last], isz)
                 if not _advance(L, last - 1, idx):
                     return
-    if _loop_items(L) * isz >= STREAM_BYTES and L.s0[last] == isz \
+    if _loop_items(L) * isz >= _stream_bytes and L.s0[last] == isz \
             and L.s1[last] != isz and isz <= STAGE_BYTES:
         while True:
             _stream_line(LINE_COPY, L.p0, L.p1, L.s1[last], L.shape[last],
@@ -685,7 +699,7 @@ cdef void _fill_contig(char *d, Py_ssize_t nbytes, const char *item,
     cdef bint same = True
     for i in range(1, isz):
         same = same and item[i] == item[0]
-    if nbytes >= STREAM_BYTES and 16 % isz == 0:
+    if nbytes >= _stream_bytes and 16 % isz == 0:
         pybuf_stream_fill(d, <size_t>nbytes, item, <size_t>isz)
     elif same:
         memset(d, item[0], <size_t>nbytes)
@@ -806,7 +820,7 @@ cdef void _bswap_loop(Loop *L, Py_ssize_t isz, Py_ssize_t unit) noexcept nogil:
     if L.ndim == 0:
         return
     memset(idx, 0, sizeof(idx))
-    if _loop_items(L) * isz >= STREAM_BYTES and L.s0[last] == isz \
+    if _loop_items(L) * isz >= _stream_bytes and L.s0[last] == isz \
             and L.p0 != L.p1 and isz <= STAGE_BYTES:
         while True:
             _stream_line(LINE_BSWAP, L.p0, L.p1, L.s1[last], L.shape[last],
@@ -1640,7 +1654,7 @@ cdef int _copy_operands(Operand *d, Operand *s, Py_buffer *dv,
             _relock(_ts)
             return 0
         _ts = _unlock(big)
-        if _loop_items(&L) * ds.size >= STREAM_BYTES and L.s0[last] == ds.size:
+        if _loop_items(&L) * ds.size >= _stream_bytes and L.s0[last] == ds.size:
             while True:
                 _stream_line(LINE_CONVERT, L.p0, L.p1, L.s1[last], L.shape[last],
                              ds.size, ds.size, &ds, &ss)
