@@ -224,6 +224,63 @@ cdef extern from *:
         return s;
     }
 
+    /* float32: the same with four lanes (min/max) or widened to float64
+       two lanes at a time (sum: numpy's dtype="f8" accumulation). */
+    #define PYBUF_RED_F32(name, OP, SCALAR)                                   \
+    static double name(const float *p, Py_ssize_t n, int *nan) {              \
+        Py_ssize_t i = 0;                                                     \
+        float r = p[0], t[4];                                                 \
+        int bad = 0;                                                          \
+        PYBUF_SIMD_BODY_F32(OP, SCALAR)                                       \
+        for (; i < n; i++) { float x = p[i]; bad |= x != x; r = SCALAR; }     \
+        *nan = bad;                                                           \
+        return r;                                                             \
+    }
+    #if PYBUF_SSE2
+    #define PYBUF_SIMD_BODY_F32(OP, SCALAR)                                   \
+        if (n >= 16) {                                                        \
+            __m128 m0 = _mm_set1_ps(p[0]), m1 = m0, m2 = m0, m3 = m0;         \
+            __m128 u = _mm_setzero_ps();                                      \
+            int j;                                                            \
+            for (; i + 16 <= n; i += 16) {                                    \
+                __m128 x0 = _mm_loadu_ps(p + i), x1 = _mm_loadu_ps(p + i + 4); \
+                __m128 x2 = _mm_loadu_ps(p + i + 8), x3 = _mm_loadu_ps(p + i + 12); \
+                u = _mm_or_ps(u, _mm_or_ps(_mm_cmpunord_ps(x0, x1),           \
+                                           _mm_cmpunord_ps(x2, x3)));         \
+                m0 = OP(x0, m0); m1 = OP(x1, m1); m2 = OP(x2, m2); m3 = OP(x3, m3); \
+            }                                                                 \
+            m0 = OP(OP(m0, m1), OP(m2, m3));                                  \
+            _mm_storeu_ps(t, m0);                                             \
+            r = t[0];                                                         \
+            for (j = 1; j < 4; j++) { float x = t[j]; r = SCALAR; }           \
+            bad = _mm_movemask_ps(u) != 0 || p[0] != p[0];                    \
+        }
+    #else
+    #define PYBUF_SIMD_BODY_F32(OP, SCALAR)
+    #endif
+    PYBUF_RED_F32(pybuf_min_f32, _mm_min_ps, (x < r ? x : r))
+    PYBUF_RED_F32(pybuf_max_f32, _mm_max_ps, (x > r ? x : r))
+
+    static double pybuf_sum_f32(const float *p, Py_ssize_t n) {
+        Py_ssize_t i = 0;
+        double s = 0, t[2];
+    #if PYBUF_SSE2
+        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        for (; i + 8 <= n; i += 8) {
+            __m128 x = _mm_loadu_ps(p + i), y = _mm_loadu_ps(p + i + 4);
+            a0 = _mm_add_pd(a0, _mm_cvtps_pd(x));
+            a1 = _mm_add_pd(a1, _mm_cvtps_pd(_mm_movehl_ps(x, x)));
+            a2 = _mm_add_pd(a2, _mm_cvtps_pd(y));
+            a3 = _mm_add_pd(a3, _mm_cvtps_pd(_mm_movehl_ps(y, y)));
+        }
+        a0 = _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3));
+        _mm_storeu_pd(t, a0);
+        s = t[0] + t[1];
+    #endif
+        for (; i < n; i++) s += p[i];
+        return s;
+    }
+
     static int pybuf_little_endian(void) {
         const uint16_t one = 1;
         return *(const unsigned char *)&one == 1;
@@ -241,6 +298,9 @@ cdef extern from *:
     double pybuf_min_f64(const double *p, Py_ssize_t n, int *nan) nogil
     double pybuf_max_f64(const double *p, Py_ssize_t n, int *nan) nogil
     double pybuf_sum_f64(const double *p, Py_ssize_t n) nogil
+    double pybuf_min_f32(const float *p, Py_ssize_t n, int *nan) nogil
+    double pybuf_max_f32(const float *p, Py_ssize_t n, int *nan) nogil
+    double pybuf_sum_f32(const float *p, Py_ssize_t n) nogil
     double pybuf_dot_f64(const double *a, const double *b, Py_ssize_t n) nogil
 
 
@@ -599,31 +659,45 @@ cdef void _copy_line(char *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,
 
 cdef void _transpose_typed(word_t *d, Py_ssize_t da, Py_ssize_t db,
                            const word_t *s, Py_ssize_t sa, Py_ssize_t sb,
-                           Py_ssize_t na, Py_ssize_t nb) noexcept nogil:
+                           Py_ssize_t na, Py_ssize_t nb, bint stream) noexcept nogil:
     """Tiled copy of an na x nb block: axis b is the destination's
-    contiguous axis, axis a the source's.  Each tile's rows are read and
-    written while they are in L1."""
-    cdef Py_ssize_t tile = TILE_BYTES // sizeof(word_t)
-    cdef Py_ssize_t a0, b0, a1, b1, a, b
+    contiguous axis, axis a the source's.
+
+    Each T x T tile is read along the source's rows into a small
+    contiguous block (transposing it there, in L1), then written along the
+    destination's rows -- with non-temporal stores when ``stream``.  The
+    block matters: rows of a power-of-two stride all fall into the same
+    cache sets, so a tile copied directly between two such arrays evicts
+    its own lines (32 x 32 float64 direct: 2.3x numpy; through the block
+    several times faster).
+    """
+    cdef word_t buf[4096]                  # T * T words (at most 32 KiB)
+    cdef Py_ssize_t T = 32 if sizeof(word_t) == 8 else 64
+    cdef Py_ssize_t a0, b0, a1, b1, a, b, w
     cdef char *dp
     cdef const char *sp
-    cdef word_t x
-    if tile < 16:
-        tile = 16
-    if tile > 64:
-        tile = 64
     a0 = 0
     while a0 < na:
-        a1 = a0 + tile if a0 + tile < na else na
+        a1 = a0 + T if a0 + T < na else na
         b0 = 0
         while b0 < nb:
-            b1 = b0 + tile if b0 + tile < nb else nb
+            b1 = b0 + T if b0 + T < nb else nb
+            w = b1 - b0
+            for b in range(b0, b1):
+                sp = <const char *>s + b * sb
+                for a in range(a0, a1):
+                    memcpy(&buf[(a - a0) * T + (b - b0)], sp + a * sa, sizeof(word_t))
             for a in range(a0, a1):
-                dp = <char *>d + a * da
-                sp = <const char *>s + a * sa
-                for b in range(b0, b1):
-                    memcpy(&x, sp + b * sb, sizeof(word_t))
-                    memcpy(dp + b * db, &x, sizeof(word_t))
+                dp = <char *>d + a * da + b0 * db
+                if db == sizeof(word_t):
+                    if stream:
+                        pybuf_stream_copy_nf(dp, <char *>&buf[(a - a0) * T],
+                                             <size_t>w * sizeof(word_t))
+                    else:
+                        memcpy(dp, &buf[(a - a0) * T], <size_t>w * sizeof(word_t))
+                else:
+                    for b in range(w):
+                        memcpy(dp + b * db, &buf[(a - a0) * T + b], sizeof(word_t))
             b0 = b1
         a0 = a1
 
@@ -631,15 +705,15 @@ cdef void _transpose_typed(word_t *d, Py_ssize_t da, Py_ssize_t db,
 cdef bint _transpose_block(char *d, Py_ssize_t da, Py_ssize_t db,
                            const char *s, Py_ssize_t sa, Py_ssize_t sb,
                            Py_ssize_t na, Py_ssize_t nb,
-                           Py_ssize_t isz) noexcept nogil:
+                           Py_ssize_t isz, bint stream) noexcept nogil:
     if isz == 8:
-        _transpose_typed(<uint64_t *>d, da, db, <const uint64_t *>s, sa, sb, na, nb)
+        _transpose_typed(<uint64_t *>d, da, db, <const uint64_t *>s, sa, sb, na, nb, stream)
     elif isz == 4:
-        _transpose_typed(<uint32_t *>d, da, db, <const uint32_t *>s, sa, sb, na, nb)
+        _transpose_typed(<uint32_t *>d, da, db, <const uint32_t *>s, sa, sb, na, nb, stream)
     elif isz == 2:
-        _transpose_typed(<uint16_t *>d, da, db, <const uint16_t *>s, sa, sb, na, nb)
+        _transpose_typed(<uint16_t *>d, da, db, <const uint16_t *>s, sa, sb, na, nb, stream)
     elif isz == 1:
-        _transpose_typed(<uint8_t *>d, da, db, <const uint8_t *>s, sa, sb, na, nb)
+        _transpose_typed(<uint8_t *>d, da, db, <const uint8_t *>s, sa, sb, na, nb, stream)
     else:
         return False
     return True
@@ -650,6 +724,7 @@ cdef void _copy_loop(Loop *L, Py_ssize_t isz) noexcept nogil:
     cdef Py_ssize_t idx[MAX_NDIM]
     cdef int nd = L.ndim, last = nd - 1, k, j
     cdef Py_ssize_t n, t0, t1
+    cdef bint stream
     if nd == 0:
         return
     memset(idx, 0, sizeof(idx))
@@ -669,12 +744,16 @@ cdef void _copy_loop(Loop *L, Py_ssize_t isz) noexcept nogil:
                 L.s0[j] = L.s0[j + 1]
                 L.s1[j] = L.s1[j + 1]
             L.shape[last - 1] = n; L.s0[last - 1] = t0; L.s1[last - 1] = t1
+            stream = _loop_items(L) * isz >= _stream_bytes
             while True:
                 _transpose_block(L.p0, L.s0[last - 1], L.s0[last],
                                  L.p1, L.s1[last - 1], L.s1[last],
-                                 L.shape[last - 1], L.shape[last], isz)
+                                 L.shape[last - 1], L.shape[last], isz, stream)
                 if not _advance(L, last - 1, idx):
-                    return
+                    break
+            if stream:
+                pybuf_sfence()
+            return
     if _loop_items(L) * isz >= _stream_bytes and L.s0[last] == isz \
             and L.s1[last] != isz and isz <= STAGE_BYTES:
         while True:
@@ -927,6 +1006,11 @@ cdef void _sum_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n,
             acc.f += pybuf_sum_f64(p, n)
             acc.count += n
             return
+    if real_t is float32_t:
+        if s == sizeof(real_t):
+            acc.f += pybuf_sum_f32(p, n)
+            acc.count += n
+            return
     if real_t is float32_t or real_t is float64_t:
         if s == sizeof(real_t):
             while i + 8 <= n:
@@ -978,6 +1062,10 @@ cdef void _minmax_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n,
         return
     if real_t is float64_t and s == sizeof(real_t):
         m0 = pybuf_max_f64(p, n, &cnan) if want_max else pybuf_min_f64(p, n, &cnan)
+        nan = cnan
+    elif real_t is float32_t and s == sizeof(real_t):
+        m0 = <float32_t>(pybuf_max_f32(p, n, &cnan) if want_max
+                         else pybuf_min_f32(p, n, &cnan))
         nan = cnan
     elif s != sizeof(real_t) or n < 8:
         m0 = p[0]
