@@ -74,6 +74,11 @@ def targets(nbytes=64 * MiB, repeat=7):
     add("astype f8->f4 (new buffer)", lambda: pybuf.astype(a, "f"),
         "ndarray.astype", lambda: a.astype(np.float32), "<= 0.667 (>= 1.5x)",
         nbytes + nbytes // 2)
+    f4 = np.empty(n, np.float32)
+    rows.append(compare(SUITE, "astype f8->f4 (existing buffer: copyto)",
+                        lambda: pybuf.copyto(f4, a), "np.copyto unsafe",
+                        lambda: np.copyto(f4, a, casting="unsafe"),
+                        nbytes=nbytes + nbytes // 2, repeat=repeat, cold=True))
     m = a.reshape(4096, n // 4096)
     add(f"transpose copy 4096x{n // 4096} f8", lambda: pybuf.ascontiguous(m.T),
         "np.ascontiguousarray(a.T)", lambda: np.ascontiguousarray(m.T),
@@ -82,6 +87,11 @@ def targets(nbytes=64 * MiB, repeat=7):
         lambda: pybuf.byteswap(a, out=pybuf.empty(a.shape, "d")),
         "ndarray.byteswap()", lambda: a.byteswap(), "<= 0.5 (>= 2x)",
         2 * nbytes)
+    rows.append(compare(SUITE, "byteswap f8 (existing buffer)",
+                        lambda: pybuf.byteswap(a, out=out),
+                        "copy + byteswap(inplace)",
+                        lambda: (np.copyto(out, a), out.byteswap(inplace=True)),
+                        nbytes=2 * nbytes, repeat=repeat, cold=True))
     add("strided copy a[::2] -> contiguous", lambda: pybuf.copyto(half, a[::2]),
         "np.copyto", lambda: np.copyto(half, a[::2]), "<= 1.0", nbytes)
     small = a[:1024].copy()
