@@ -339,6 +339,7 @@ def _set_stream_threshold(nbytes):
     _stream_bytes = nbytes
     return old
 
+
 cdef extern from "Python.h":
     ctypedef struct PyThreadState:
         pass

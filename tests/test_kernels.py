@@ -466,6 +466,40 @@ def test_copyto_large_streaming(nbytes, rng):
     np.testing.assert_array_equal(np.asarray(c), a.astype("f4"))
 
 
+@pytest.fixture
+def always_stream():
+    # every destination takes the non-temporal-store paths
+    from pybuf import kernels
+    old = kernels._set_stream_threshold(0)
+    yield
+    kernels._set_stream_threshold(old)
+
+
+@pytest.mark.usefixtures("always_stream")
+def test_streaming_paths_small(rng):
+    for n in (1, 3, 17, 1000, 3000):
+        a = values(rng, "f8", (n,))
+        out = np.zeros(n)
+        pybuf.copyto(out, a)                                 # contiguous
+        np.testing.assert_array_equal(out, a)
+        out2 = np.zeros((n + 1) // 2)
+        pybuf.copyto(out2, a[::2])                           # gather
+        np.testing.assert_array_equal(out2, a[::2])
+        f = np.zeros(n, ">f4")
+        pybuf.copyto(f, a)                                   # convert + swap
+        np.testing.assert_array_equal(f, a.astype(">f4"))
+        pybuf.byteswap(a, out=out)                           # byteswap copy
+        np.testing.assert_array_equal(out, a.byteswap())
+        pybuf.fill(out[1:], 2.5)
+        assert (out[1:] == 2.5).all()
+        i8 = values(rng, "u1", (n,))
+        pybuf.fill(i8[1:], 7)
+        assert (i8[1:] == 7).all()
+    m = values(rng, "f8", (70, 45))
+    t = pybuf.ascontiguous(m.T)                              # transpose
+    np.testing.assert_array_equal(np.asarray(t), m.T)
+
+
 def test_copyto_overlap():
     for dtype in ("i4", "f8", "c16"):
         a = np.arange(40).astype(dtype)
