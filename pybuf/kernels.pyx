@@ -51,6 +51,11 @@ cdef extern from *:
     #endif
 
     #if defined(__GNUC__) || defined(__clang__)
+    #define pybuf_prefetch(p) __builtin_prefetch((p), 0, 3)
+    #else
+    #define pybuf_prefetch(p) ((void)(p))
+    #endif
+    #if defined(__GNUC__) || defined(__clang__)
     #define pybuf_bswap16(x) __builtin_bswap16(x)
     #define pybuf_bswap32(x) __builtin_bswap32(x)
     #define pybuf_bswap64(x) __builtin_bswap64(x)
@@ -292,6 +297,7 @@ cdef extern from *:
     void pybuf_stream_copy(char *dst, const char *src, size_t n) nogil
     void pybuf_stream_copy_nf(char *dst, const char *src, size_t n) nogil
     void pybuf_sfence() nogil
+    void pybuf_prefetch(const void *p) nogil
     void pybuf_stream_fill(char *dst, size_t n, const char *item,
                            size_t itemsize) nogil
     bint pybuf_little_endian() nogil
@@ -674,18 +680,24 @@ cdef void _transpose_typed(word_t *d, Py_ssize_t da, Py_ssize_t db,
     """
     cdef word_t buf[4096]                  # T * T words (at most 32 KiB)
     cdef Py_ssize_t T = 32 if sizeof(word_t) == 8 else 64
-    cdef Py_ssize_t a0, b0, a1, b1, a, b, w
+    cdef Py_ssize_t a0, b0, a1, b1, a, b, w, k
     cdef char *dp
     cdef const char *sp
-    a0 = 0
-    while a0 < na:
-        a1 = a0 + T if a0 + T < na else na
-        b0 = 0
-        while b0 < nb:
-            b1 = b0 + T if b0 + T < nb else nb
-            w = b1 - b0
+    # Tiles run along the source's rows (a0 inner), so that each of the T
+    # source rows is read as one sequential stream; the next tile's lines
+    # are prefetched while this one is copied.
+    b0 = 0
+    while b0 < nb:
+        b1 = b0 + T if b0 + T < nb else nb
+        w = b1 - b0
+        a0 = 0
+        while a0 < na:
+            a1 = a0 + T if a0 + T < na else na
             for b in range(b0, b1):
                 sp = <const char *>s + b * sb
+                if a1 < na and sa == sizeof(word_t):
+                    for k in range(0, T * sizeof(word_t), 64):
+                        pybuf_prefetch(sp + a1 * sa + k)
                 for a in range(a0, a1):
                     memcpy(&buf[(a - a0) * T + (b - b0)], sp + a * sa, sizeof(word_t))
             for a in range(a0, a1):
@@ -699,8 +711,8 @@ cdef void _transpose_typed(word_t *d, Py_ssize_t da, Py_ssize_t db,
                 else:
                     for b in range(w):
                         memcpy(dp + b * db, &buf[(a - a0) * T + b], sizeof(word_t))
-            b0 = b1
-        a0 = a1
+            a0 = a1
+        b0 = b1
 
 
 cdef bint _transpose_block(char *d, Py_ssize_t da, Py_ssize_t db,
