@@ -477,6 +477,10 @@ def always_stream():
 
 @pytest.mark.usefixtures("always_stream")
 def test_streaming_paths_small(rng):
+    _streaming_body(rng)
+
+
+def _streaming_body(rng):
     for n in (1, 3, 17, 1000, 3000):
         a = values(rng, "f8", (n,))
         out = np.zeros(n)
@@ -498,6 +502,45 @@ def test_streaming_paths_small(rng):
     m = values(rng, "f8", (70, 45))
     t = pybuf.ascontiguous(m.T)                              # transpose
     np.testing.assert_array_equal(np.asarray(t), m.T)
+
+
+@pytest.fixture
+def always_parallel():
+    # every contiguous kernel takes the two-thread path
+    from pybuf import kernels
+    old = kernels._set_parallel_threshold(0)
+    yield
+    kernels._set_parallel_threshold(old)
+
+
+@pytest.mark.usefixtures("always_parallel")
+@pytest.mark.parametrize("dtype", ["?", "u1", "i2", "i8", "u8", "f4", "f8", "c16"])
+def test_two_thread_paths(dtype, rng):
+    for n in (1, 2, 7, 1001):
+        a = values(rng, dtype, (n,))
+        assert pybuf.sum(a) == pytest.approx(numpy_sum(a), rel=1e-12)
+        if dtype[0] != "c":
+            assert pybuf.min(a) == a.min() and pybuf.max(a) == a.max()
+            a2 = values(rng, dtype, (n,), small=True)
+            b2 = values(rng, dtype, (n,), small=True)
+            kind = "f8" if dtype[0] == "f" else "i8"
+            expect = np.dot(a2.astype(kind), b2.astype(kind)).item()
+            if dtype == "?":
+                expect = bool(np.dot(a2, b2))
+            assert pybuf.dot(a2, b2) == pytest.approx(expect, rel=1e-12)
+        out = np.zeros_like(a)
+        pybuf.copyto(out, a)
+        np.testing.assert_array_equal(out, a)
+        pybuf.fill(out, a[0].item())
+        assert (out == a[0]).all()
+    f = values(rng, "f8", (999,))
+    f[998] = np.nan
+    assert np.isnan(pybuf.min(f)) and np.isnan(pybuf.max(f))
+
+
+@pytest.mark.usefixtures("always_stream", "always_parallel")
+def test_streaming_two_thread_paths_small(rng):
+    _streaming_body(rng)
 
 
 def test_copyto_overlap():
