@@ -25,6 +25,16 @@ through small aligned staging blocks (``CHUNK`` items) so that the typed
 loops only ever see native, aligned items.  Complex items are handled as
 real items with one more dimension of length 2 (real, imaginary).
 
+Large work
+----------
+Destinations of 4 MiB and more are written with non-temporal (SSE2
+streaming) stores, produced block by block in L1 when the items are
+gathered, converted or swapped on the way; contiguous work of 16 MiB and
+more (fills excepted) is split between two threads.  Float reductions and
+dot products use SSE2 with four vector accumulators.  No instruction beyond
+SSE2 is used, so the wheel stays portable.  ``_set_stream_threshold`` and
+``_set_parallel_threshold`` tune both sizes (benchmarks, tests).
+
 Not thread-safe with respect to the memory: like numpy, a kernel reads and
 writes the memory while other threads may too.
 """
