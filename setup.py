@@ -22,12 +22,18 @@ directives = {
 }
 
 extra_compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+extra_link_args = []
+if os.name == "posix":
+    # pybuf.kernels splits large work between two POSIX threads.
+    extra_compile_args.append("-pthread")
+    extra_link_args.append("-pthread")
 
 MODULES = ["buffer", "kernels", "_dlpack"]
 
 extensions = [
     Extension(f"pybuf.{name}", [f"pybuf/{name}.pyx"],
-              extra_compile_args=extra_compile_args)
+              extra_compile_args=extra_compile_args,
+              extra_link_args=extra_link_args)
     for name in MODULES
 ]
 

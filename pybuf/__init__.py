@@ -36,6 +36,8 @@ except ImportError:
 
 from pybuf.buffer import Buffer, asbuffer, copy, empty, full, zeros
 from pybuf.formats import Format, calcsize, parse_format
+from pybuf.kernels import (ascontiguous, astype, byteswap, copyto, dot, equal,
+                           fill, max, min, sum)
 from pybuf._dlpack import from_dlpack
 from pybuf.interop import MemmapBuffer, SharedBuffer, attach, memmap, shared
 from pybuf.describe import BufferInfo, describe
@@ -49,17 +51,27 @@ __all__ = [
     "MemmapBuffer",
     "SharedBuffer",
     "asbuffer",
+    "ascontiguous",
+    "astype",
     "attach",
+    "byteswap",
     "calcsize",
     "copy",
+    "copyto",
     "describe",
+    "dot",
     "empty",
+    "equal",
+    "fill",
     "from_dlpack",
     "full",
     "get_include",
+    "max",
     "memmap",
+    "min",
     "parse_format",
     "shared",
+    "sum",
     "zeros",
     "__version__",
 ]

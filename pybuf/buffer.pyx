@@ -25,7 +25,7 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset, memcmp
 
 from pybuf._types cimport MAX_NDIM
-from pybuf.kernels cimport copy_items, fill_items
+from pybuf.kernels cimport copy_items, fill_items, format_type
 
 from pickle import PickleBuffer
 
@@ -1014,6 +1014,7 @@ cdef class Buffer:
             return NotImplemented
         self._check()
         cdef Buffer o = other if isinstance(other, Buffer) else _view_of(other, False)
+        cdef bint swapped
         o._check()
         if o.ndim != self.ndim:
             return False
@@ -1024,9 +1025,11 @@ cdef class Buffer:
                 (o._code == 0 and o._parsed is None):
             # Opaque items: equal when the formats and the bytes are.
             return _same_format(self, o) and self.tobytes() == o.tobytes()
-        if self._code and self._code == o._code and self._code not in b"fd?" \
-                and self._c_contig and o._c_contig:
-            return memcmp(self.data, o.data, <size_t>self.nbytes) == 0
+        if self._suboffsets == NULL and o._suboffsets == NULL and \
+                format_type(PyBytes_AS_STRING(self._format), self.itemsize, &swapped) and \
+                format_type(PyBytes_AS_STRING(o._format), o.itemsize, &swapped):
+            from pybuf.kernels import equal       # numbers compared by value
+            return equal(self, o)
         return self.tolist() == o.tolist()
 
     def __ne__(self, other):
@@ -1430,13 +1433,16 @@ cdef int _fill(Buffer dst, object value) except -1:
 
 
 cdef int _assign(Buffer dst, object value) except -1:
-    """Copy the items of exporter ``value`` (same shape) into ``dst``."""
+    """Copy the items of exporter ``value`` (same shape) into ``dst``:
+    bytes as they are when the formats agree, numbers converted by the
+    copyto kernel when both formats are numeric, else item by item."""
     cdef Buffer src = value if isinstance(value, Buffer) else _view_of(value, False)
     cdef Buffer staged
     cdef char *lo1
     cdef char *hi1
     cdef char *lo2
     cdef char *hi2
+    cdef bint swapped
     src._check()
     if src.ndim != dst.ndim or any(src._shape[i] != dst._shape[i]
                                    for i in range(dst.ndim)):
@@ -1450,17 +1456,34 @@ cdef int _assign(Buffer dst, object value) except -1:
             staged = _copy_buffer(src, c'C', DEF_ALIGN)   # overlap: memmove semantics
             src = staged
         _copy_out(src, dst.data, dst._strides)
+    elif dst._suboffsets == NULL and \
+            format_type(PyBytes_AS_STRING(src._format), src.itemsize, &swapped) and \
+            format_type(PyBytes_AS_STRING(dst._format), dst.itemsize, &swapped):
+        # Numbers converted as numpy's unsafe casting does; overlap-safe.
+        from pybuf.kernels import copyto
+        if src._suboffsets != NULL:
+            src = _copy_buffer(src, c'C', DEF_ALIGN)
+        copyto(dst, src)
     else:
         _assign_items(dst, dst.data, 0, src.tolist())
     return 0
 
 
 cdef bint _same_format(Buffer a, Buffer b):
+    """Do equal bytes mean equal items in both?  The same format string
+    (``@`` aside), or numeric formats of the same type and byte order
+    (``l`` and ``q``, ``<d`` and ``d`` on a little-endian machine...)."""
+    cdef bint swap_a, swap_b
+    cdef int ta, tb
     if a.itemsize != b.itemsize:
         return False
     fa = a._fmt[1:] if a._fmt.startswith("@") else a._fmt
     fb = b._fmt[1:] if b._fmt.startswith("@") else b._fmt
-    return fa == fb
+    if fa == fb:
+        return True
+    ta = format_type(PyBytes_AS_STRING(a._format), a.itemsize, &swap_a)
+    tb = format_type(PyBytes_AS_STRING(b._format), b.itemsize, &swap_b)
+    return ta != 0 and ta == tb and swap_a == swap_b
 
 
 cdef int _assign_items(Buffer dst, char *p, int dim, object values) except -1:

@@ -1,5 +1,7 @@
 # C-level kernels: ``noexcept nogil``, pointer + shape + strides.
+#     from pybuf cimport kernels
 # ABI: append new declarations, never reorder or remove them.
+from pybuf._types cimport int64_t, uint64_t
 
 cdef void copy_items(int ndim, const Py_ssize_t *shape,
                      const char *src, const Py_ssize_t *src_strides,
@@ -10,3 +12,56 @@ cdef void copy_items(int ndim, const Py_ssize_t *shape,
 cdef void fill_items(int ndim, const Py_ssize_t *shape,
                      char *dst, const Py_ssize_t *dst_strides,
                      const char *item, Py_ssize_t itemsize) noexcept nogil
+
+# --- appended by issue 4 ---------------------------------------------------
+
+# The result of a reduction: which member is meaningful depends on the item
+# type (int64 for signed and bool, uint64 for unsigned, float64 for floats).
+cdef struct Reduction:
+    int64_t i
+    uint64_t u
+    double f
+    bint nan            # a NaN was seen (min/max)
+    Py_ssize_t count    # items reduced so far
+
+# Reduction operators for reduce_items.
+cdef enum:
+    REDUCE_SUM = 0
+    REDUCE_MIN = 1
+    REDUCE_MAX = 2
+
+# The pybuf.TypeId (see pybuf/_types.pxd) of an item of format ``fmt`` and
+# ``itemsize`` bytes; ``swapped[0]`` is set when its bytes are in the
+# non-native order.  TYPE_OPAQUE (0) for formats without a numeric meaning.
+cdef int format_type(const char *fmt, Py_ssize_t itemsize,
+                     bint *swapped) noexcept nogil
+
+# dst[idx] = (dst type) src[idx] for every index of ``shape``.  Real types
+# only (TYPE_BOOL .. TYPE_FLOAT64), native byte order, items aligned to
+# their size, no overlap.
+cdef void cast_items(int ndim, const Py_ssize_t *shape,
+                     const char *src, const Py_ssize_t *src_strides,
+                     int src_type,
+                     char *dst, const Py_ssize_t *dst_strides,
+                     int dst_type) noexcept nogil
+
+# Fold every item of a strided real array into ``out`` (which the caller
+# zeroes first; calls may be chained).  Same preconditions as cast_items.
+cdef void reduce_items(int op, int ndim, const Py_ssize_t *shape,
+                       const char *data, const Py_ssize_t *strides,
+                       int type, Reduction *out) noexcept nogil
+
+# Reverse the bytes of every ``unit``-byte word of a strided array of
+# items of ``itemsize`` bytes (unit divides itemsize), writing to dst
+# (which may be src itself).
+cdef void byteswap_items(int ndim, const Py_ssize_t *shape,
+                         const char *src, const Py_ssize_t *src_strides,
+                         char *dst, const Py_ssize_t *dst_strides,
+                         Py_ssize_t itemsize, Py_ssize_t unit) noexcept nogil
+
+# sum(p[i * stride]) and sum(a[i * sa] * b[i * sb]) over n float64 items
+# (strides in bytes), accumulated in float64.
+cdef double sum_float64(const double *p, Py_ssize_t stride,
+                        Py_ssize_t n) noexcept nogil
+cdef double dot_float64(const double *a, Py_ssize_t sa, const double *b,
+                        Py_ssize_t sb, Py_ssize_t n) noexcept nogil

@@ -1,0 +1,166 @@
+"""Kernel benchmarks: pybuf's kernels against numpy and against memmove.
+
+Every timed call starts with cold caches (``evict_caches`` reads a block
+larger than the last-level cache, untimed): warm 64 MiB timings on a
+machine with a large shared L3 are 1.2-3.5x optimistic.  Each case gives
+
+* the ratio to numpy's equivalent (the issue's targets, below), and
+* the ratio to ``ctypes.memmove`` of the same bytes (the operation's main
+  operand copied once): how close the kernel runs to memory speed.
+
+Ratios are pybuf time / baseline time: below 1, pybuf is faster.  A size
+sweep from 1 KiB to 256 MiB follows for copyto, fill and sum.
+
+Run ``python benchmarks/bench_kernels.py`` (``--quick``: small sizes, for
+iterating).  numpy's BLAS (``dot``) may be slowed or pinned by
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment; they are reported,
+never changed.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+import pybuf  # noqa: E402
+from common import Row, compare, format_table, median_time  # noqa: E402
+
+SUITE = "kernels"
+MiB = 1 << 20
+
+
+def _memmove_row(case, fn, nbytes, repeat, target=""):
+    """fn against memmove of ``nbytes`` between two scratch blocks."""
+    src = np.ones(nbytes, np.uint8)
+    dst = np.empty(nbytes, np.uint8)
+    s, d = src.ctypes.data, dst.ctypes.data
+    return compare(SUITE, case, fn, "memmove same bytes",
+                   lambda: ctypes.memmove(d, s, nbytes), nbytes=nbytes,
+                   target=target, repeat=repeat, cold=True)
+
+
+def targets(nbytes=64 * MiB, repeat=7):
+    """The issue's target table: each kernel on ``nbytes`` of float64."""
+    rng = np.random.default_rng(0)
+    n = nbytes // 8
+    a = rng.standard_normal(n)
+    b = rng.standard_normal(n)
+    out = np.empty_like(a)
+    half = np.empty(n // 2)
+    rows = []
+
+    def add(case, fn, baseline, base_fn, target, moved, memmove_target=""):
+        rows.append(compare(SUITE, case, fn, baseline, base_fn, nbytes=moved,
+                            target=target, repeat=repeat, cold=True))
+        rows.append(_memmove_row(case, fn, nbytes, repeat, memmove_target))
+
+    add("copyto contiguous f8", lambda: pybuf.copyto(out, a),
+        "np.copyto", lambda: np.copyto(out, a), "", 2 * nbytes,
+        memmove_target="<= 0.667 (>= 1.5x memmove)")
+    add("fill f8", lambda: pybuf.fill(out, 1.5),
+        "ndarray.fill", lambda: out.fill(1.5), "<= 0.5", nbytes)
+    add("sum f8", lambda: pybuf.sum(a), "np.sum", lambda: np.sum(a),
+        "<= 0.87 (>= 1.15x)", nbytes)
+    add("min f8", lambda: pybuf.min(a), "np.min", lambda: np.min(a),
+        "<= 0.87 (>= 1.15x)", nbytes)
+    add("max f8", lambda: pybuf.max(a), "np.max", lambda: np.max(a),
+        "<= 0.87 (>= 1.15x)", nbytes)
+    add("dot f8", lambda: pybuf.dot(a, b), "np.dot (BLAS)",
+        lambda: np.dot(a, b), "<= 1.0", 2 * nbytes)
+    add("astype f8->f4 (new buffer)", lambda: pybuf.astype(a, "f"),
+        "ndarray.astype", lambda: a.astype(np.float32), "<= 0.667 (>= 1.5x)",
+        nbytes + nbytes // 2)
+    f4 = np.empty(n, np.float32)
+    rows.append(compare(SUITE, "astype f8->f4 (existing buffer: copyto)",
+                        lambda: pybuf.copyto(f4, a), "np.copyto unsafe",
+                        lambda: np.copyto(f4, a, casting="unsafe"),
+                        nbytes=nbytes + nbytes // 2, repeat=repeat, cold=True))
+    m = a.reshape(4096, n // 4096)
+    add(f"transpose copy 4096x{n // 4096} f8", lambda: pybuf.ascontiguous(m.T),
+        "np.ascontiguousarray(a.T)", lambda: np.ascontiguousarray(m.T),
+        "<= 0.4 (>= 2.5x)", 2 * nbytes)
+    add("byteswap f8 (new buffer)",
+        lambda: pybuf.byteswap(a, out=pybuf.empty(a.shape, "d")),
+        "ndarray.byteswap()", lambda: a.byteswap(), "<= 0.5 (>= 2x)",
+        2 * nbytes)
+    rows.append(compare(SUITE, "byteswap f8 (existing buffer)",
+                        lambda: pybuf.byteswap(a, out=out),
+                        "copy + byteswap(inplace)",
+                        lambda: (np.copyto(out, a), out.byteswap(inplace=True)),
+                        nbytes=2 * nbytes, repeat=repeat, cold=True))
+    add("strided copy a[::2] -> contiguous", lambda: pybuf.copyto(half, a[::2]),
+        "np.copyto", lambda: np.copyto(half, a[::2]), "<= 1.0", nbytes)
+    small = a[:1024].copy()
+    rows.append(compare(SUITE, "sum of 1024 f8 (whole call)",
+                        lambda: pybuf.sum(small), "np.sum",
+                        lambda: np.sum(small), nbytes=small.nbytes,
+                        target="<= 0.5", repeat=repeat))
+    return rows
+
+
+def sweep(sizes, repeat=5):
+    """copyto, fill and sum from small to large, cold caches."""
+    rows = []
+    for nbytes in sizes:
+        n = max(nbytes // 8, 1)
+        a = np.random.default_rng(1).standard_normal(n)
+        out = np.empty_like(a)
+        label = f"{nbytes // 1024} KiB" if nbytes < MiB else f"{nbytes // MiB} MiB"
+        cold = nbytes >= 256 * 1024
+        number = None if cold else 1
+        for case, fn, base, base_fn, moved in (
+                ("copyto", lambda: pybuf.copyto(out, a), "np.copyto",
+                 lambda: np.copyto(out, a), 2 * a.nbytes),
+                ("fill", lambda: pybuf.fill(out, 2.0), "ndarray.fill",
+                 lambda: out.fill(2.0), a.nbytes),
+                ("sum", lambda: pybuf.sum(a), "np.sum", lambda: np.sum(a),
+                 a.nbytes)):
+            if cold:
+                rows.append(compare(SUITE, f"sweep {case} {label}", fn, base,
+                                    base_fn, nbytes=moved, repeat=repeat,
+                                    cold=True))
+            else:
+                rows.append(compare(SUITE, f"sweep {case} {label} (warm)", fn,
+                                    base, base_fn, nbytes=moved,
+                                    repeat=repeat, number=number))
+        del a, out
+    return rows
+
+
+def run(quick=False):
+    """All rows: the target table (64 MiB; 4 MiB when ``quick``) and the
+    size sweep (1 KiB .. 256 MiB; .. 4 MiB when ``quick``)."""
+    if quick:
+        rows = targets(4 * MiB, repeat=3)
+        rows += sweep([1024, 64 * 1024, 4 * MiB], repeat=3)
+    else:
+        rows = targets(64 * MiB, repeat=7)
+        rows += sweep([1024, 16 * 1024, 256 * 1024, 4 * MiB, 64 * MiB,
+                       256 * MiB], repeat=5)
+    return rows
+
+
+def environment_note():
+    notes = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE",
+                                              "OPENBLAS_L2_SIZE",
+                                              "OPENBLAS_NUM_THREADS",
+                                              "OMP_NUM_THREADS")
+             if k in os.environ]
+    if notes:
+        return ("note: " + ", ".join(notes) + " set: numpy's BLAS (np.dot) "
+                "runs with them, which may slow it")
+    return ""
+
+
+if __name__ == "__main__":
+    rows = run(quick="--quick" in sys.argv)
+    print(format_table(rows))
+    note = environment_note()
+    if note:
+        print(note)
+    print("ratio = pybuf time / baseline time (below 1: pybuf faster); "
+          "cold caches; median of repetitions")
