@@ -5,7 +5,7 @@ import pybuf
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-EXAMPLES = ["fill_ramp", "total", "tiny_exporter"]
+EXAMPLES = ["fill_ramp", "total", "tiny_exporter", "norms"]
 
 setup(
     name="pybuf-examples",
