@@ -17,7 +17,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AsDouble
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport PyObject, Py_INCREF
-from cpython.long cimport PyLong_FromVoidPtr
+from cpython.long cimport PyLong_FromVoidPtr, PyLong_AsSsize_t, PyLong_CheckExact
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from cpython.object cimport PyObject_IsTrue
 from libc.stdint cimport uintptr_t
@@ -59,6 +59,22 @@ cdef extern from *:
     }
     """
     void pybuf_advise_huge(void *p, size_t n) nogil
+
+cdef extern from *:
+    """
+    /* a * b into *r; nonzero when it overflows Py_ssize_t.  One multiply
+       with the compiler's overflow check instead of a 64-bit division. */
+    static int pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_mul_overflow(a, b, r);
+    #else
+        if (b != 0 && a > PY_SSIZE_T_MAX / b) return 1;
+        *r = a * b;
+        return 0;
+    #endif
+    }
+    """
+    bint pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r) noexcept nogil
 
 # Request-flag bits (PEP 3118).  A composite such as PyBUF_C_CONTIGUOUS
 # includes the bits of PyBUF_STRIDES and PyBUF_ND.
@@ -167,7 +183,11 @@ cdef inline Py_ssize_t _dim(object dim, int i, object shape) except -1:
     """One dimension as a C integer: TypeError for non-integers,
     ValueError if negative, OverflowError if it does not fit."""
     cdef Py_ssize_t d
-    if not PyIndex_Check(dim):
+    if PyLong_CheckExact(dim):                  # the common case, kept cheap
+        d = PyLong_AsSsize_t(dim)               # OverflowError if too large
+        if d >= 0:
+            return d
+    elif not PyIndex_Check(dim):
         raise TypeError(f"shape must be an int or a tuple of ints, got "
                         f"{type(dim).__name__} in dimension {i}")
     d = PyNumber_AsSsize_t(dim, OverflowError)
@@ -186,7 +206,7 @@ cdef int _parse_shape(object shape, Py_ssize_t *out) except -1:
         for i in range(ndim):
             out[i] = _dim((<tuple>shape)[i], i, shape)
         return ndim
-    if PyIndex_Check(shape):
+    if PyLong_CheckExact(shape) or PyIndex_Check(shape):
         out[0] = _dim(shape, 0, shape)
         return 1
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
@@ -206,9 +226,8 @@ cdef Py_ssize_t _checked_nbytes(int ndim, const Py_ssize_t *shape,
         if shape[i] == 0:
             has_zero = True
             continue
-        if nonzero > PY_SSIZE_T_MAX // shape[i]:
+        if pybuf_mul_overflow(nonzero, shape[i], &nonzero):
             raise OverflowError("buffer size does not fit in Py_ssize_t")
-        nonzero *= shape[i]
     return 0 if has_zero else nonzero
 
 
@@ -222,7 +241,11 @@ cdef char _parse_order(object order) except 0:
 
 cdef Py_ssize_t _parse_align(object align) except -1:
     cdef Py_ssize_t a
-    if not PyIndex_Check(align):
+    if PyLong_CheckExact(align):
+        a = PyNumber_AsSsize_t(align, None)     # clipped: no exception
+        if 0 < a <= (1 << 30) and (a & (a - 1)) == 0:
+            return a
+    elif not PyIndex_Check(align):
         raise TypeError(f"align must be an int, not {type(align).__name__}")
     a = PyNumber_AsSsize_t(align, None)     # clipped: no exception
     if a <= 0 or (a & (a - 1)) != 0 or a > (1 << 30):
@@ -1138,21 +1161,32 @@ cdef int _set_dims(Buffer self, int ndim, const Py_ssize_t *shape) except -1:
     return 0
 
 
-# A small cache of freed small blocks, by size class of 64 bytes (as numpy
-# keeps for its small arrays): creating and dropping small Buffers then costs
-# no trip through malloc's bins.  Only touched with the GIL held.
+# A cache of freed small blocks by size class (numpy keeps one for its small
+# arrays): creating and dropping small Buffers then costs no trip through
+# malloc's bins.  Classes are 64 bytes apart up to 2560 bytes, then 1 KiB
+# apart up to 16 KiB; at most CACHE_DEPTH blocks each (about 1.2 MiB held
+# at worst).  Only touched with the GIL held.
 cdef enum:
-    CACHE_CLASSES = 40          # blocks up to 40 * 64 = 2560 bytes
+    CACHE_FINE = 40             # classes of 64 bytes: up to 2560
+    CACHE_CLASSES = 54          # then of 1 KiB: 3 KiB .. 16 KiB
     CACHE_DEPTH = 8
 cdef void *_cache[CACHE_CLASSES][CACHE_DEPTH]
 cdef int _cache_len[CACHE_CLASSES]
 
 
-cdef inline size_t _block_size(Py_ssize_t nbytes, Py_ssize_t align) noexcept nogil:
-    cdef size_t total = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
-    if total <= CACHE_CLASSES * 64:
-        total = (total + 63) & ~<size_t>63      # the whole size class
-    return total
+cdef inline int _size_class(size_t *total) noexcept nogil:
+    """The cache class of a block of ``total`` bytes (rounded up to the
+    class size in place), or -1 when it is too large to cache."""
+    cdef size_t n = total[0]
+    if n <= CACHE_FINE * 64:
+        n = (n + 63) >> 6
+        total[0] = n << 6
+        return <int>n - 1
+    n = (n + 1023) >> 10
+    if n > CACHE_CLASSES - CACHE_FINE + 2:
+        return -1
+    total[0] = n << 10
+    return <int>n - 3 + CACHE_FINE
 
 
 cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
@@ -1165,9 +1199,9 @@ cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
     cdef int k
     if nbytes > PY_SSIZE_T_MAX - align:
         raise OverflowError("buffer size does not fit in Py_ssize_t")
-    total = _block_size(nbytes, align)
-    k = <int>(total >> 6) - 1
-    if k < CACHE_CLASSES and _cache_len[k]:
+    total = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
+    k = _size_class(&total)
+    if k >= 0 and _cache_len[k]:
         _cache_len[k] -= 1
         mem = _cache[k][_cache_len[k]]
         if zero:
@@ -1183,11 +1217,11 @@ cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
 
 
 cdef void _free_block(void *mem, Py_ssize_t nbytes, Py_ssize_t align) noexcept:
-    cdef size_t total = _block_size(nbytes, align)
-    cdef int k = <int>(total >> 6) - 1
+    cdef size_t total = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
+    cdef int k = _size_class(&total)
     if mem == NULL:
         return
-    if k < CACHE_CLASSES and _cache_len[k] < CACHE_DEPTH:
+    if k >= 0 and _cache_len[k] < CACHE_DEPTH:
         _cache[k][_cache_len[k]] = mem
         _cache_len[k] += 1
     else:

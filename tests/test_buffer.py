@@ -591,7 +591,7 @@ def test_pickle5_out_of_band_copies_nothing():
 def test_recycled_small_blocks_are_zeroed_and_aligned():
     # Small blocks are recycled through a cache: a zeroed buffer must not
     # see a previous buffer's bytes.
-    for size in (1, 63, 64, 1000, 2500):
+    for size in (1, 63, 64, 1000, 2500, 2600, 9000, 16000, 17000):
         for align in (1, 64, 256):
             dirty = [pybuf.full(size, 0xAB, "B", align=align) for _ in range(12)]
             del dirty
