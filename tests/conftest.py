@@ -20,3 +20,12 @@ except ImportError:          # not every Python ships CPython's test module
 
 requires_testbuffer = pytest.mark.skipif(
     _testbuffer is None, reason="CPython's _testbuffer module is not available")
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+requires_torch = pytest.mark.skipif(
+    torch is None, reason="torch is not installed (.ci/run installs the CPU "
+                          "build torch==2.13.0 when its wheel is on disk)")

@@ -15,14 +15,7 @@ import pytest
 
 import pybuf
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-requires_torch = pytest.mark.skipif(
-    torch is None, reason="torch is not installed (.ci/run installs the CPU "
-                          "build torch==2.13.0 when its wheel is on disk)")
+from conftest import requires_torch, torch
 
 # format -> numpy dtype the consumer must see
 NUMERIC = {"?": np.bool_, "b": np.int8, "B": np.uint8, "h": np.int16,

@@ -20,14 +20,7 @@ import pybuf
 sys.path.insert(0, os.path.dirname(__file__))
 import _interop_workers as workers  # noqa: E402
 
-try:
-    import torch
-except ImportError:
-    torch = None
-
-requires_torch = pytest.mark.skipif(
-    torch is None, reason="torch is not installed (.ci/run installs the CPU "
-                          "build torch==2.13.0 when its wheel is on disk)")
+from conftest import requires_torch, torch
 
 SHM_DIR = "/dev/shm"
 FORK = multiprocessing.get_context("fork") if sys.platform != "win32" else None
