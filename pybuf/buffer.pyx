@@ -1189,11 +1189,25 @@ cdef inline int _size_class(size_t *total) noexcept nogil:
     return <int>n - 3 + CACHE_FINE
 
 
+# The last freed large block, kept for the next large uninitialised buffer
+# that fits it: repeated temporaries (astype, copy, byteswap outputs) then
+# skip the page faults of fresh memory, as a heap allocator's reuse would.
+# One block of at most BIG_MAX bytes (64 MiB of items and the alignment
+# slack) is held; zero-filled buffers never use it (calloc of fresh pages
+# is already free of work).
+cdef enum:
+    BIG_MIN = 1 << 20
+    BIG_MAX = (64 << 20) + (1 << 20)
+cdef void *_big = NULL
+cdef size_t _big_size = 0
+
+
 cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
                         char **data) except NULL:
     """malloc (or calloc) ``nbytes`` aligned to ``align``: the block to free
     (with _free_block) is returned, the aligned address stored in ``data``.
     Rounding up a plain malloc is cheaper than posix_memalign."""
+    global _big
     cdef size_t total
     cdef void *mem = NULL
     cdef int k
@@ -1206,6 +1220,8 @@ cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
         mem = _cache[k][_cache_len[k]]
         if zero:
             memset(mem, 0, total)
+    elif not zero and _big != NULL and total <= _big_size <= 2 * total:
+        mem, _big = _big, NULL
     else:
         mem = calloc(total, 1) if zero else malloc(total)
         if mem == NULL:
@@ -1217,6 +1233,7 @@ cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
 
 
 cdef void _free_block(void *mem, Py_ssize_t nbytes, Py_ssize_t align) noexcept:
+    global _big, _big_size
     cdef size_t total = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
     cdef int k = _size_class(&total)
     if mem == NULL:
@@ -1224,6 +1241,11 @@ cdef void _free_block(void *mem, Py_ssize_t nbytes, Py_ssize_t align) noexcept:
     if k >= 0 and _cache_len[k] < CACHE_DEPTH:
         _cache[k][_cache_len[k]] = mem
         _cache_len[k] += 1
+    elif BIG_MIN <= total <= BIG_MAX:
+        # ``total`` may be less than the block's real size (a reused block
+        # keeps its size): it is only ever reused for as much as this.
+        free(_big)
+        _big, _big_size = mem, total
     else:
         free(mem)
 

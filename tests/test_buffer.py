@@ -638,3 +638,17 @@ def test_opaque_foreign_format_compares_by_bytes():
     b = pybuf.asbuffer(nd)
     assert b.itemsize == nd.itemsize and b.shape == (3,)
     assert pybuf.copy(nd).tobytes() == nd.tobytes()
+
+
+def test_reused_large_blocks_never_leak_into_zeros():
+    # A freed large block may be handed to the next empty() that fits it
+    # (no page faults for repeated temporaries), never to zeros().
+    for size in (2 << 20, 3 << 20):
+        dirty = pybuf.full(4 << 20, 0xCD, "B")
+        del dirty
+        z = pybuf.zeros(size, "B")
+        assert z.tobytes() == bytes(size)
+        e = pybuf.empty(size, "B")
+        e.fill(1)
+        assert e.address % 64 == 0 and e.tobytes() == b"\1" * size
+        del z, e
