@@ -22,7 +22,7 @@ from cpython.number cimport PyIndex_Check, PyNumber_Index
 from cpython.object cimport PyObject_IsTrue
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memcpy, memset, memcmp
+from libc.string cimport memcpy, memset
 
 from pybuf._types cimport MAX_NDIM
 from pybuf.kernels cimport copy_items, fill_items, format_type
