@@ -16,20 +16,17 @@ Run ``python benchmarks/bench_buffer.py [--quick]`` or
 """
 from __future__ import annotations
 
-import gc
 import hashlib
 import importlib.util
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 try:
-    from common import Row, auto_number, format_table
+    from common import compare, format_table
 except ImportError:          # imported as benchmarks.bench_buffer
-    from benchmarks.common import Row, auto_number, format_table
+    from benchmarks.common import compare, format_table
 
 import numpy as np
 
@@ -95,31 +92,6 @@ def _helper():
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
         return None, f"cannot compile the Cython helper (Cython and a C compiler needed): {last}"
     return load(), None
-
-
-def compare(suite, case, pybuf_fn, baseline, baseline_fn, *, nbytes=0,
-            target="", repeat=9):
-    """Like :func:`common.compare`, but the runs of the two functions
-    alternate (A B A B ...), so that a change in the load of this shared
-    machine during the measurement affects both sides alike.  These calls
-    take well under a microsecond, where that drift is larger than the
-    differences being measured."""
-    number = max(auto_number(pybuf_fn), auto_number(baseline_fn))
-    times = ([], [])
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            for fn, out in ((pybuf_fn, times[0]), (baseline_fn, times[1])):
-                t0 = time.perf_counter()
-                for _ in range(number):
-                    fn()
-                out.append((time.perf_counter() - t0) / number)
-    finally:
-        if gc_was:
-            gc.enable()
-    a, b = (statistics.median(t) for t in times)
-    return Row(suite, case, a, baseline, b, nbytes, target)
 
 
 def run(quick=False, progress=None):

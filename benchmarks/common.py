@@ -95,12 +95,21 @@ class Row:
 
 def compare(suite, case, pybuf_fn, baseline, baseline_fn, *, nbytes=0,
             target="", repeat=7, cold=False, number=None):
-    """Time ``pybuf_fn`` and ``baseline_fn`` alternately (same conditions)
-    and return a :class:`Row`."""
+    """Time ``pybuf_fn`` and ``baseline_fn`` and return a :class:`Row`.
+
+    The runs of the two alternate (A B A B ...), each of ``number`` calls
+    (by default enough for about 20 ms; one call with ``cold``, which
+    evicts the caches before each run), so that a change in the load of a
+    shared machine during the measurement affects both sides alike; each
+    side's time is the median of its ``repeat`` runs.
+    """
     if number is None:
         number = 1 if cold else max(auto_number(pybuf_fn), auto_number(baseline_fn))
-    a = median_time(pybuf_fn, repeat=repeat, number=number, cold=cold)
-    b = median_time(baseline_fn, repeat=repeat, number=number, cold=cold)
+    times = ([], [])
+    for _ in range(repeat):
+        for fn, out in ((pybuf_fn, times[0]), (baseline_fn, times[1])):
+            out.append(median_time(fn, repeat=1, number=number, cold=cold))
+    a, b = (sorted(t)[len(t) // 2] for t in times)
     return Row(suite, case, a, baseline, b, nbytes, target)
 
 
