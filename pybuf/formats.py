@@ -360,12 +360,24 @@ def _read_ld(raw):
     return _ld_struct().from_buffer_copy(raw).value
 
 
+def _ld_value_bytes():
+    # An x87 extended long double holds its value in 10 of its 12 or 16
+    # bytes; elsewhere (IEEE quad, double-double, plain double) all count.
+    import ctypes
+    import platform
+    size = ctypes.sizeof(ctypes.c_longdouble)
+    x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+    return 10 if x86 and size in (12, 16) else size
+
+
 def _write_ld(value):
-    # Store into zeroed memory: an x87 long double fills 10 of its 16 bytes
-    # and the rest must not be left uninitialised.
+    # Some ctypes versions copy the whole C long double, padding included,
+    # from an uninitialised stack slot: zero the bytes that hold no value.
     ld = _ld_struct()
     out = bytearray(_native("g")[0])
     ld.from_buffer(out).value = _as_float(value)
+    keep = _ld_value_bytes()
+    out[keep:] = bytes(len(out) - keep)
     return bytes(out)
 
 
