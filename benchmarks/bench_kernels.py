@@ -61,6 +61,9 @@ def targets(nbytes=64 * MiB, repeat=7):
     add("copyto contiguous f8", lambda: pybuf.copyto(out, a),
         "np.copyto", lambda: np.copyto(out, a), "", 2 * nbytes,
         memmove_target="<= 0.667 (>= 1.5x memmove)")
+    rows.append(compare(SUITE, "copy f8 (new buffer)", lambda: pybuf.copy(a),
+                        "ndarray.copy()", lambda: a.copy(), nbytes=2 * nbytes,
+                        repeat=repeat, cold=True))
     add("fill f8", lambda: pybuf.fill(out, 1.5),
         "ndarray.fill", lambda: out.fill(1.5), "<= 0.5", nbytes)
     add("sum f8", lambda: pybuf.sum(a), "np.sum", lambda: np.sum(a),
