@@ -333,7 +333,7 @@ def ratio_table(rows):
         return _fmt_time(s) if s else "-"
     lines = []
     head = (f"{'case':<42} {'pybuf':>9}  {'baseline':<26} {'baseline':>9} "
-            f"{'ratio':>7}  {'target':<8} met")
+            f"{'ratio':>7} {'GB/s':>6}  {'target':<8} met")
     suite = None
     for r in rows:
         if r.suite != suite:
@@ -343,8 +343,10 @@ def ratio_table(rows):
             lines += [f"== {suite} ==", head]
         met = target_met(r)
         mark = "" if met is None else "yes" if met else "NO"
+        gbps = getattr(r, "gbps", None)     # pybuf's bytes moved per second
+        g = f"{gbps:6.1f}" if gbps else "     -"
         lines.append(f"{r.case:<42} {t(r.pybuf_s):>9}  {r.baseline:<26} "
-                     f"{t(r.baseline_s):>9} {r.ratio:>7.3f}  {r.target:<8} {mark}")
+                     f"{t(r.baseline_s):>9} {r.ratio:>7.3f} {g}  {r.target:<8} {mark}")
     judged = [target_met(r) for r in rows]
     judged = [m for m in judged if m is not None]
     if judged:

@@ -124,7 +124,7 @@ def run(quick=False, progress=None):
     fast = compare("tiny", "sum(range(10))", lambda: sum(range(10)),
                    "sum(range(100))", lambda: sum(range(100)),
                    target="<= 1", repeat=3, number=10)
-    return [fast, Row("tiny", "impossible", 2.0, "base", 1.0, 0, "<= 0.5")]
+    return [fast, Row("tiny", "impossible", 2.0, "base", 1.0, 4 * 10**9, "<= 0.5")]
 '''
 
 
@@ -147,6 +147,8 @@ def test_bench_quick(tiny_bench, tmp_path):
     assert "targets met: 1 of 2" in p.stdout
     lines = [l for l in p.stdout.splitlines() if l.startswith("impossible")]
     assert lines and lines[0].split()[-1] == "NO"
+    # GB/s: pybuf's bytes (4e9) over its time (2 s)
+    assert "GB/s" in p.stdout and " 2.000    2.0  <= 0.5" in lines[0]
     doc = json.loads(out_json.read_text())
     assert doc["quick"] is True and len(doc["rows"]) == 2
     assert {"case", "ratio", "speedup", "target"} <= set(doc["rows"][0])
