@@ -33,13 +33,14 @@ SUITE = "kernels"
 MiB = 1 << 20
 
 
-def _memmove_row(case, fn, nbytes, repeat, target=""):
-    """fn against memmove of ``nbytes`` between two scratch blocks."""
+def _memmove_row(case, fn, nbytes, moved, repeat, target=""):
+    """fn (which reads and writes ``moved`` bytes in all, for the GB/s
+    column) against memmove of ``nbytes`` between two scratch blocks."""
     src = np.ones(nbytes, np.uint8)
     dst = np.empty(nbytes, np.uint8)
     s, d = src.ctypes.data, dst.ctypes.data
     return compare(SUITE, case, fn, "memmove same bytes",
-                   lambda: ctypes.memmove(d, s, nbytes), nbytes=nbytes,
+                   lambda: ctypes.memmove(d, s, nbytes), nbytes=moved,
                    target=target, repeat=repeat, cold=True)
 
 
@@ -56,7 +57,7 @@ def targets(nbytes=64 * MiB, repeat=7):
     def add(case, fn, baseline, base_fn, target, moved, memmove_target=""):
         rows.append(compare(SUITE, case, fn, baseline, base_fn, nbytes=moved,
                             target=target, repeat=repeat, cold=True))
-        rows.append(_memmove_row(case, fn, nbytes, repeat, memmove_target))
+        rows.append(_memmove_row(case, fn, nbytes, moved, repeat, memmove_target))
 
     add("copyto contiguous f8", lambda: pybuf.copyto(out, a),
         "np.copyto", lambda: np.copyto(out, a), "", 2 * nbytes,
@@ -136,7 +137,7 @@ def sweep(sizes, repeat=5):
         if cold:
             rows.append(_memmove_row(f"sweep copyto {label}",
                                      lambda: pybuf.copyto(out, a), a.nbytes,
-                                     repeat))
+                                     2 * a.nbytes, repeat))
         del a, out
     return rows
 
