@@ -111,15 +111,15 @@ def run(quick=False, progress=None):
         rows.append(compare(SUITE, f"pybuf.empty({label})",
                             lambda: pybuf.empty(n), "np.empty",
                             lambda: np.empty(n, np.uint8),
-                            nbytes=n, target=target, repeat=repeat))
+                            target=target, repeat=repeat))
         rows.append(compare(SUITE, f"pybuf.empty({label})",
                             lambda: pybuf.empty(n), "bytearray (zero-fills)",
-                            lambda: bytearray(n), nbytes=n, repeat=repeat))
+                            lambda: bytearray(n), repeat=repeat))
         if helper is not None:
             va = helper.view_array
             rows.append(compare(SUITE, f"pybuf.empty({label})",
                                 lambda: pybuf.empty(n), "cython.view.array",
-                                lambda: va(n), nbytes=n, repeat=repeat))
+                                lambda: va(n), repeat=repeat))
 
     b = pybuf.zeros(128, "d")          # 1 KiB of float64 each
     a = np.zeros(128, "d")

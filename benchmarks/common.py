@@ -70,7 +70,7 @@ class Row:
     pybuf_s: float
     baseline: str
     baseline_s: float
-    nbytes: int = 0
+    nbytes: int = 0           # bytes pybuf reads and writes (for GB/s); 0: none
     target: str = ""          # e.g. "<= 0.6" (ratio pybuf/baseline)
 
     @property
