@@ -67,10 +67,14 @@ cdef extern from *:
     #define pybuf_prefetch(p) ((void)(p))
     #define pybuf_prefetch_nta(p) ((void)(p))
     #endif
-    /* How far ahead (bytes) the streaming loops prefetch their sources: a
-       prefetch never faults, so it may point past the end.  512 measured
-       best here for 2-thread copies and reductions (256-768 within 3 %). */
+    /* Prefetch (non-temporal hint) what a streaming loop will read
+       PYBUF_AHEAD bytes after p.  A prefetch never faults, so the address
+       may lie past the end of the data; it is formed as an integer, since
+       pointer arithmetic past the end is undefined in C.  512 measured best
+       here for 2-thread copies and reductions (256-768 within 3 %). */
     #define PYBUF_AHEAD 512
+    #define pybuf_prefetch_ahead(p) \
+        pybuf_prefetch_nta((const void *)((uintptr_t)(p) + PYBUF_AHEAD))
     #if defined(__GNUC__) || defined(__clang__)
     #define pybuf_bswap16(x) __builtin_bswap16(x)
     #define pybuf_bswap32(x) __builtin_bswap32(x)
@@ -107,7 +111,7 @@ cdef extern from *:
         dst += head; src += head; n -= head;
         while (n >= 64) {
             __m128i a, b, c, d;
-            pybuf_prefetch_nta(src + PYBUF_AHEAD);
+            pybuf_prefetch_ahead(src);
             a = _mm_loadu_si128((const __m128i *)src);
             b = _mm_loadu_si128((const __m128i *)(src + 16));
             c = _mm_loadu_si128((const __m128i *)(src + 32));
@@ -187,7 +191,7 @@ cdef extern from *:
             __m128d u = _mm_setzero_pd();                                     \
             for (; i + 8 <= n; i += 8) {                                      \
                 __m128d x0, x1, x2, x3;                                       \
-                pybuf_prefetch_nta((const char *)(p + i) + PYBUF_AHEAD);      \
+                pybuf_prefetch_ahead(p + i);                                  \
                 x0 = _mm_loadu_pd(p + i); x1 = _mm_loadu_pd(p + i + 2);       \
                 x2 = _mm_loadu_pd(p + i + 4); x3 = _mm_loadu_pd(p + i + 6);   \
                 u = _mm_or_pd(u, _mm_or_pd(_mm_cmpunord_pd(x0, x1),           \
@@ -211,7 +215,7 @@ cdef extern from *:
     #if PYBUF_SSE2
         __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 8 <= n; i += 8) {
-            pybuf_prefetch_nta((const char *)(p + i) + PYBUF_AHEAD);
+            pybuf_prefetch_ahead(p + i);
             a0 = _mm_add_pd(a0, _mm_loadu_pd(p + i));
             a1 = _mm_add_pd(a1, _mm_loadu_pd(p + i + 2));
             a2 = _mm_add_pd(a2, _mm_loadu_pd(p + i + 4));
@@ -231,8 +235,8 @@ cdef extern from *:
     #if PYBUF_SSE2
         __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
         for (; i + 8 <= n; i += 8) {
-            pybuf_prefetch_nta((const char *)(a + i) + PYBUF_AHEAD);
-            pybuf_prefetch_nta((const char *)(b + i) + PYBUF_AHEAD);
+            pybuf_prefetch_ahead(a + i);
+            pybuf_prefetch_ahead(b + i);
             a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(b + i)));
             a1 = _mm_add_pd(a1, _mm_mul_pd(_mm_loadu_pd(a + i + 2), _mm_loadu_pd(b + i + 2)));
             a2 = _mm_add_pd(a2, _mm_mul_pd(_mm_loadu_pd(a + i + 4), _mm_loadu_pd(b + i + 4)));
