@@ -2,6 +2,7 @@
 import array
 import math
 import mmap
+import subprocess
 import sys
 import zlib
 
@@ -845,3 +846,65 @@ def test_cimport_kernels(tmp_path):
     out = np.zeros(10, np.intc)
     mod.to_int32(x + 0.5, out)
     assert out.tolist() == list(range(10))
+
+
+# --------------------------------------------------------------------------
+# no access past the end (the streaming paths prefetch ahead; prefetches
+# never fault, loads and stores would)
+
+GUARD_SCRIPT = r"""
+import ctypes, mmap, sys
+import numpy as np
+import pybuf
+from pybuf import kernels
+
+PAGE = mmap.PAGESIZE
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+maps = []
+
+def before_guard(nbytes, dtype):
+    # an array whose last byte is the last one before an inaccessible page
+    pages = -(-nbytes // PAGE) + 1
+    mm = mmap.mmap(-1, (pages + 1) * PAGE)
+    maps.append(mm)
+    base = np.frombuffer(mm, np.uint8)
+    guard = base.ctypes.data + pages * PAGE
+    assert libc.mprotect(guard, PAGE, 0) == 0, ctypes.get_errno()   # PROT_NONE
+    return np.frombuffer(mm, dtype, nbytes // np.dtype(dtype).itemsize,
+                         pages * PAGE - nbytes)
+
+checked = 0
+for stream, parallel in ((1 << 40, 1 << 40), (0, 1 << 40), (0, 0)):
+    kernels._set_stream_threshold(stream)
+    kernels._set_parallel_threshold(parallel)
+    for n in (1, 2, 7, 8, 9, 63, 64, 65, 1000, 4099):
+        a = before_guard(8 * n, "f8")
+        a[:] = np.arange(n) - n // 3          # integers: every sum is exact
+        b = before_guard(8 * n, "f8")
+        b[:] = 1.5
+        out = before_guard(8 * n, "f8")
+        assert pybuf.sum(a) == np.sum(a)
+        assert pybuf.min(a) == a.min() and pybuf.max(a) == a.max()
+        assert pybuf.dot(a, b) == np.dot(a, b)
+        pybuf.copyto(out, a)
+        assert (out == a).all()
+        pybuf.byteswap(a, out=out)
+        assert (out == a.byteswap()).all()
+        pybuf.fill(out, 2.0)
+        assert (out == 2.0).all()
+        f4 = before_guard(4 * n, "f4")
+        pybuf.copyto(f4, a)
+        assert (f4 == a.astype("f4")).all()
+        checked += 1
+print("checked", checked)
+"""
+
+
+def test_kernels_stay_inside_their_memory():
+    # A load or store past the end would hit a PROT_NONE page and kill the
+    # child; run it in a subprocess so that a crash fails only this test.
+    proc = subprocess.run([sys.executable, "-c", GUARD_SCRIPT],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.split() == ["checked", "30"]
