@@ -87,18 +87,19 @@ cdef extern from *:
         return ((uint64_t)pybuf_bswap32((uint32_t)x) << 32) | pybuf_bswap32((uint32_t)(x >> 32)); }
     #endif
 
-    /* Copy n bytes (no overlap) with non-temporal stores: the destination
-       bypasses the caches, so a large copy neither reads the destination
-       lines first (no read-for-ownership) nor evicts the source.  Only
-       worth it when the destination is much larger than the caches. */
+    /* Orders non-temporal stores before whatever the thread does next. */
     static void pybuf_sfence(void) {
     #if PYBUF_SSE2
         _mm_sfence();
     #endif
     }
 
-    /* pybuf_stream_copy without the closing fence: for a run of blocks
-       that ends with one pybuf_sfence().  The source is prefetched
+    /* Copy n bytes (no overlap) with non-temporal stores: the destination
+       bypasses the caches, so a large copy neither reads the destination
+       lines first (no read-for-ownership) nor evicts the source.  Only
+       worth it when the destination is much larger than the caches.  No
+       closing fence: a run of blocks ends with one pybuf_sfence()
+       (pybuf_stream_copy does both for one block).  The source is prefetched
        PYBUF_AHEAD bytes ahead with the non-temporal hint: the loads then
        find their lines already on the way, which lifts a cold copy by
        5-10 % here (hardware prefetchers alone leave the bus idle between
