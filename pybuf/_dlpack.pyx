@@ -30,6 +30,7 @@ import operator
 import sys
 
 cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
     int Py_IsInitialized() nogil
     ctypedef void (*PyCapsule_Destructor)(PyObject *) noexcept
     object PyCapsule_New(void *pointer, const char *name,
@@ -340,7 +341,7 @@ cdef bint _cpu_readable(int device_type):
 
 
 cdef Buffer _consume(object capsule, object producer_type):
-    cdef const char *name = PyCapsule_GetName(capsule)
+    cdef const char *name
     cdef DLManagedTensor *m = NULL
     cdef DLManagedTensorVersioned *mv = NULL
     cdef DLTensor *t
@@ -351,6 +352,10 @@ cdef Buffer _consume(object capsule, object producer_type):
     cdef bint readonly = False
     cdef DLPackOwner owner
     cdef Buffer result
+    if not PyCapsule_CheckExact(capsule):
+        raise TypeError(f"__dlpack__ of {producer_type} returned "
+                        f"{type(capsule).__name__}, not a DLPack capsule")
+    name = PyCapsule_GetName(capsule)
     pyname = b"" if name == NULL else <bytes>name
     if pyname == VNAME:
         mv = <DLManagedTensorVersioned *>PyCapsule_GetPointer(capsule, VNAME)
@@ -389,9 +394,19 @@ cdef Buffer _consume(object capsule, object producer_type):
     for i in range(t.ndim - 1, -1, -1):       # strides NULL: compact row-major
         if t.shape[i] < 0:
             raise BufferError(f"DLPack tensor has negative shape {t.shape[i]}")
+        if t.shape[i] > PY_SSIZE_T_MAX or (t.strides != NULL and (
+                t.strides[i] > PY_SSIZE_T_MAX // itemsize or
+                t.strides[i] < -(PY_SSIZE_T_MAX // itemsize))):
+            raise OverflowError(f"DLPack tensor's shape or strides do not fit "
+                                f"in Py_ssize_t (dimension {i})")
         shape[i] = <Py_ssize_t>t.shape[i]
         strides[i] = <Py_ssize_t>t.strides[i] * itemsize if t.strides != NULL else s
-        s *= shape[i] if shape[i] > 0 else 1
+        if shape[i] > 1 and s > PY_SSIZE_T_MAX // shape[i]:
+            # Saturate: the size check of from_memory raises OverflowError
+            # unless another dimension is 0 (then no stride is ever used).
+            s = PY_SSIZE_T_MAX
+        else:
+            s *= shape[i] if shape[i] > 0 else 1
 
     owner = DLPackOwner.__new__(DLPackOwner)
     owner.producer_type = producer_type

@@ -29,6 +29,8 @@ cdef class Buffer:
     cdef bint _released
     cdef Py_ssize_t _exports        # live exports of this object
     cdef object __weakref__
+    # --- pins (see _pin) ---------------------------------------------------
+    cdef Py_ssize_t _pins           # operations holding pointers right now
 
     cdef int _check(self) except -1          # ValueError once released
     cdef int _check_writable(self) except -1 # ... and BufferError if read-only
@@ -37,6 +39,12 @@ cdef class Buffer:
     cdef tuple _entry(self)
     cdef object _tolist(self, const char *p, int dim)
     cdef void _free(self) noexcept
+    # Pin the Buffer while holding ``data``/``_shape``/``_strides`` across
+    # Python code, a released GIL or a call into user code: release() and
+    # resize() raise BufferError until the matching _unpin().  _pin raises
+    # ValueError on a released Buffer.
+    cdef int _pin(self) except -1
+    cdef void _unpin(self) noexcept
 
 
 # A Buffer over memory kept alive by ``owner`` (strides in bytes; nothing is

@@ -179,6 +179,20 @@ cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
     return _make_entry(fmt, raw, itemsize, parsed)
 
 
+cdef bint _has_objects(tuple entry):
+    """Do a format entry's items hold ``O`` (PyObject pointer) fields?"""
+    parsed = entry[4]
+    if parsed is None:                 # opaque: assume the worst
+        return b"O" in <bytes>entry[1]
+    return parsed.has_objects
+
+
+cdef object _object_error(str action):
+    return TypeError(f"cannot {action} items of format 'O': they are PyObject "
+                     f"pointers, and pybuf never creates, copies or converts "
+                     f"them (it could not own their references)")
+
+
 cdef inline Py_ssize_t _dim(object dim, int i, object shape) except -1:
     """One dimension as a C integer: TypeError for non-integers,
     ValueError if negative, OverflowError if it does not fit."""
@@ -241,13 +255,12 @@ cdef char _parse_order(object order) except 0:
 
 cdef Py_ssize_t _parse_align(object align) except -1:
     cdef Py_ssize_t a
-    if PyLong_CheckExact(align):
-        a = PyNumber_AsSsize_t(align, None)     # clipped: no exception
-        if 0 < a <= (1 << 30) and (a & (a - 1)) == 0:
-            return a
-    elif not PyIndex_Check(align):
+    if not PyIndex_Check(align):
         raise TypeError(f"align must be an int, not {type(align).__name__}")
-    a = PyNumber_AsSsize_t(align, None)     # clipped: no exception
+    try:
+        a = PyNumber_AsSsize_t(align, OverflowError)
+    except OverflowError:
+        a = 0                               # out of range: refused below
     if a <= 0 or (a & (a - 1)) != 0 or a > (1 << 30):
         raise ValueError(f"align must be a power of two between 1 and 2**30, "
                          f"not {align}")
@@ -540,6 +553,18 @@ cdef inline void _store_int(char *p, unsigned long long v, Py_ssize_t size) noex
 
 # --------------------------------------------------------------------------
 
+cdef int _check_unused(Buffer b, str action) except -1:
+    """BufferError unless ``b`` has no exports and no pins (release/resize)."""
+    if b._exports:
+        raise BufferError(f"cannot {action} a Buffer with {b._exports} "
+                          f"live export(s)")
+    if b._pins:
+        raise BufferError(f"cannot {action} a Buffer while an operation on it "
+                          f"is running (in another thread, or in a callback "
+                          f"from that operation)")
+    return 0
+
+
 @cython.final
 cdef class _Layout:
     """Scratch space for a view being built: up to MAX_NDIM dimensions."""
@@ -625,6 +650,19 @@ cdef class Buffer:
         if self._readonly:
             raise BufferError("cannot write to a read-only Buffer")
         return 0
+
+    cdef int _pin(self) except -1:
+        # The one mechanism behind "no pointer outlives a check": every
+        # method that keeps data, _shape or _strides across Python code, a
+        # released GIL or a user callback runs between _pin and _unpin
+        # (try/finally), and release()/resize() refuse while _pins > 0.
+        # Pins are not exports: ``exports`` counts buffer exports only.
+        self._check()
+        self._pins += 1
+        return 0
+
+    cdef void _unpin(self) noexcept:
+        self._pins -= 1
 
     # --- the buffer protocol ----------------------------------------------
 
@@ -786,9 +824,7 @@ cdef class Buffer:
         """
         if self._released:
             return
-        if self._exports:
-            raise BufferError(f"cannot release a Buffer with {self._exports} "
-                              f"live export(s)")
+        _check_unused(self, "release")
         self._free()
         self._released = True
         self._base = None
@@ -808,7 +844,8 @@ cdef class Buffer:
         Raises
         ------
         BufferError
-            While any export is alive (the memory may move).
+            While any export is alive or an operation on it is running (the
+            memory may move).
         ValueError
             On a view (only the owner can resize).
         """
@@ -818,13 +855,13 @@ cdef class Buffer:
         cdef char order
         cdef void *mem
         cdef char *data
+        # The new shape first: its __index__ may run any code, export this
+        # Buffer included.  Nothing below calls back into Python.
+        ndim = _parse_shape(shape, dims)
         self._check()
         if self._mem == NULL:
             raise ValueError("only a Buffer that owns its memory can be resized")
-        if self._exports:
-            raise BufferError(f"cannot resize a Buffer with {self._exports} "
-                              f"live export(s)")
-        ndim = _parse_shape(shape, dims)
+        _check_unused(self, "resize")
         order = c'F' if (self._f_contig and not self._c_contig) else c'C'
         nbytes = _checked_nbytes(ndim, dims, self.itemsize)
         mem = _alloc_block(nbytes, self._align, True, &data)
@@ -863,25 +900,39 @@ cdef class Buffer:
         return 0
 
     def __getitem__(self, key):
-        cdef _Layout lay = _resolve(self, key)
-        if lay.ndim < 0:
-            return self._get(lay.data)
-        return _view_from_layout(self, lay, self._readonly, self._entry())
+        cdef _Layout lay
+        self._pin()                 # an index's __index__ may run any code
+        try:
+            lay = _resolve(self, key)
+            if lay.ndim < 0:
+                return self._get(lay.data)
+            return _view_from_layout(self, lay, self._readonly, self._entry())
+        finally:
+            self._unpin()
 
     def __setitem__(self, key, value):
-        cdef _Layout lay = _resolve(self, key)
-        self._check_writable()
-        if lay.ndim < 0:
-            self._set(lay.data, value)
-            return
-        cdef Buffer dst = _view_from_layout(self, lay, False, self._entry())
+        cdef _Layout lay
+        cdef Buffer dst
+        self._pin()
         try:
-            if PyObject_CheckBuffer(value):
-                _assign(dst, value)
-            else:
-                _fill(dst, value)
+            lay = _resolve(self, key)
+            self._check_writable()
+            if lay.ndim < 0:
+                self._set(lay.data, value)
+                return
+            dst = _view_from_layout(self, lay, False, self._entry())
+            try:
+                if PyObject_CheckBuffer(value):
+                    _assign(dst, value)
+                else:
+                    _fill(dst, value)
+            finally:
+                dst.release()
         finally:
-            dst.release()
+            self._unpin()
+
+    def __delitem__(self, key):
+        raise TypeError("cannot delete items of a Buffer (its size is fixed)")
 
     def __len__(self):
         self._check()
@@ -898,8 +949,11 @@ cdef class Buffer:
 
     def tolist(self):
         """The items as nested lists of Python scalars (a scalar for 0-d)."""
-        self._check()
-        return self._tolist(self.data, 0)
+        self._pin()                 # the format engine is Python code
+        try:
+            return self._tolist(self.data, 0)
+        finally:
+            self._unpin()
 
     cdef object _tolist(self, const char *p, int dim):
         cdef Py_ssize_t i, n, s, sub
@@ -928,22 +982,32 @@ cdef class Buffer:
         buffer's own order when it is contiguous)."""
         cdef char o
         cdef Py_ssize_t dst_strides[MAX_NDIM]
-        self._check()
-        o = _copy_order(self, order)
-        result = PyBytes_FromStringAndSize(NULL, self.nbytes)
-        _fill_strides(self.ndim, self._shape, dst_strides, self.itemsize, o)
-        _copy_out(self, PyBytes_AS_STRING(result), dst_strides)
-        return result
+        self._pin()                 # ``order`` may compare by user code
+        try:
+            o = _copy_order(self, order)
+            result = PyBytes_FromStringAndSize(NULL, self.nbytes)
+            _fill_strides(self.ndim, self._shape, dst_strides, self.itemsize, o)
+            _copy_out(self, PyBytes_AS_STRING(result), dst_strides)
+            return result
+        finally:
+            self._unpin()
 
     def copy(self, order="C"):
         """An owned, contiguous copy (``order`` "C", "F", or "A")."""
-        self._check()
-        return _copy_buffer(self, _copy_order(self, order), DEF_ALIGN)
+        self._pin()
+        try:
+            return _copy_buffer(self, _copy_order(self, order), DEF_ALIGN)
+        finally:
+            self._unpin()
 
     def fill(self, value):
         """Set every item to ``value``."""
-        self._check_writable()
-        _fill(self, value)
+        self._pin()                 # ``value`` may be converted by user code
+        try:
+            self._check_writable()
+            _fill(self, value)
+        finally:
+            self._unpin()
 
     def toreadonly(self):
         """A read-only view of the same memory."""
@@ -953,28 +1017,33 @@ cdef class Buffer:
 
     def transpose(self, *axes):
         """A view with the axes permuted (reversed when none are given)."""
-        cdef _Layout lay = _layout_of(self)
+        cdef _Layout lay
         cdef int i, j
-        if len(axes) == 1 and not PyIndex_Check(axes[0]):
-            axes = tuple(axes[0])
-        if not axes:
-            axes = tuple(range(self.ndim - 1, -1, -1))
-        if len(axes) != self.ndim:
-            raise ValueError(f"axes {axes} do not match a {self.ndim}-d Buffer")
-        if self._suboffsets != NULL:
-            raise ValueError("cannot transpose a Buffer with suboffsets")
-        seen = set()
-        for i in range(self.ndim):
-            j = PyNumber_Index(axes[i])
-            if j < 0:
-                j += self.ndim
-            if j < 0 or j >= self.ndim or j in seen:
-                raise ValueError(f"axes {axes} are not a permutation of "
-                                 f"{tuple(range(self.ndim))}")
-            seen.add(j)
-            lay.shape[i] = self._shape[j]
-            lay.strides[i] = self._strides[j]
-        return _view_from_layout(self, lay, self._readonly, self._entry())
+        self._pin()                 # an axis' __index__ may run any code
+        try:
+            lay = _layout_of(self)
+            if len(axes) == 1 and not PyIndex_Check(axes[0]):
+                axes = tuple(axes[0])
+            if not axes:
+                axes = tuple(range(self.ndim - 1, -1, -1))
+            if len(axes) != self.ndim:
+                raise ValueError(f"axes {axes} do not match a {self.ndim}-d Buffer")
+            if self._suboffsets != NULL:
+                raise ValueError("cannot transpose a Buffer with suboffsets")
+            seen = set()
+            for i in range(self.ndim):
+                j = PyNumber_Index(axes[i])
+                if j < 0:
+                    j += self.ndim
+                if j < 0 or j >= self.ndim or j in seen:
+                    raise ValueError(f"axes {axes} are not a permutation of "
+                                     f"{tuple(range(self.ndim))}")
+                seen.add(j)
+                lay.shape[i] = self._shape[j]
+                lay.strides[i] = self._strides[j]
+            return _view_from_layout(self, lay, self._readonly, self._entry())
+        finally:
+            self._unpin()
 
     def reshape(self, *shape):
         """A view with a new shape (one dimension may be -1).
@@ -985,21 +1054,25 @@ cdef class Buffer:
             When the sizes differ, or the new shape cannot be had without a
             copy (as with numpy, contiguous buffers can always be reshaped).
         """
-        cdef _Layout lay = _layout_of(self)
+        cdef _Layout lay
         cdef Py_ssize_t size
-        self._check()
-        if len(shape) == 1 and not PyIndex_Check(shape[0]):
-            shape = shape[0]
-        if self._suboffsets != NULL:
-            raise ValueError("cannot reshape a Buffer with suboffsets")
-        size = self.nbytes // self.itemsize
-        shape = _infer_shape(shape, size)
-        lay.ndim = _parse_shape(shape, lay.shape)
-        if not _nocopy_strides(self, lay):
-            raise ValueError(f"cannot reshape a Buffer of shape {self.shape} and "
-                             f"strides {self.strides} to {tuple(shape)} without "
-                             f"a copy")
-        return _view_from_layout(self, lay, self._readonly, self._entry())
+        self._pin()                 # the new shape may run user code
+        try:
+            lay = _layout_of(self)
+            if len(shape) == 1 and not PyIndex_Check(shape[0]):
+                shape = shape[0]
+            if self._suboffsets != NULL:
+                raise ValueError("cannot reshape a Buffer with suboffsets")
+            size = self.nbytes // self.itemsize
+            shape = _infer_shape(shape, size)
+            lay.ndim = _parse_shape(shape, lay.shape)
+            if not _nocopy_strides(self, lay):
+                raise ValueError(f"cannot reshape a Buffer of shape {self.shape} and "
+                                 f"strides {self.strides} to {tuple(shape)} without "
+                                 f"a copy")
+            return _view_from_layout(self, lay, self._readonly, self._entry())
+        finally:
+            self._unpin()
 
     def cast(self, format, shape=None):
         """Reinterpret the memory with another format and shape (a view).
@@ -1009,51 +1082,51 @@ cdef class Buffer:
         ``nbytes``.
         """
         cdef tuple entry
-        cdef _Layout lay = _Layout.__new__(_Layout)
+        cdef _Layout lay
         cdef Py_ssize_t isz
-        self._check()
-        if not self._c_contig or self._suboffsets != NULL:
-            raise ValueError("cast needs a C-contiguous Buffer")
-        entry = _format_entry(format)
-        isz = entry[2]
-        if shape is None:
-            if self.nbytes % isz:
-                raise ValueError(f"cannot cast {self.nbytes} bytes to format "
-                                 f"{entry[0]!r} of itemsize {isz}")
-            shape = (self.nbytes // isz,)
-        lay.ndim = _parse_shape(shape, lay.shape)
-        if _checked_nbytes(lay.ndim, lay.shape, isz) != self.nbytes:
-            raise ValueError(f"cannot cast {self.nbytes} bytes to shape "
-                             f"{tuple(shape) if not PyIndex_Check(shape) else shape}"
-                             f" of format {entry[0]!r} (itemsize {isz})")
-        lay.data = self.data
-        _fill_strides(lay.ndim, lay.shape, lay.strides, isz, c'C')
-        return _view_from_layout(self, lay, self._readonly, entry)
+        self._pin()                 # the new shape may run user code
+        try:
+            lay = _Layout.__new__(_Layout)
+            if not self._c_contig or self._suboffsets != NULL:
+                raise ValueError("cast needs a C-contiguous Buffer")
+            entry = _format_entry(format)
+            if _has_objects(entry) or _has_objects(self._entry()):
+                # Bytes must never turn into PyObject pointers, nor object
+                # pointers into writable bytes.
+                raise _object_error("cast to or from")
+            isz = entry[2]
+            if shape is None:
+                if self.nbytes % isz:
+                    raise ValueError(f"cannot cast {self.nbytes} bytes to format "
+                                     f"{entry[0]!r} of itemsize {isz}")
+                shape = (self.nbytes // isz,)
+            lay.ndim = _parse_shape(shape, lay.shape)
+            if _checked_nbytes(lay.ndim, lay.shape, isz) != self.nbytes:
+                raise ValueError(f"cannot cast {self.nbytes} bytes to shape "
+                                 f"{tuple(shape) if not PyIndex_Check(shape) else shape}"
+                                 f" of format {entry[0]!r} (itemsize {isz})")
+            lay.data = self.data
+            _fill_strides(lay.ndim, lay.shape, lay.strides, isz, c'C')
+            return _view_from_layout(self, lay, self._readonly, entry)
+        finally:
+            self._unpin()
 
     # --- comparison, printing, pickling --------------------------------------------
 
     def __eq__(self, other):
+        cdef Buffer o
         if not PyObject_CheckBuffer(other):
             return NotImplemented
-        self._check()
-        cdef Buffer o = other if isinstance(other, Buffer) else _view_of(other, False)
-        cdef bint swapped
-        o._check()
-        if o.ndim != self.ndim:
-            return False
-        for i in range(self.ndim):
-            if o._shape[i] != self._shape[i]:
-                return False
-        if (self._code == 0 and self._parsed is None) or \
-                (o._code == 0 and o._parsed is None):
-            # Opaque items: equal when the formats and the bytes are.
-            return _same_format(self, o) and self.tobytes() == o.tobytes()
-        if self._suboffsets == NULL and o._suboffsets == NULL and \
-                format_type(PyBytes_AS_STRING(self._format), self.itemsize, &swapped) and \
-                format_type(PyBytes_AS_STRING(o._format), o.itemsize, &swapped):
-            from pybuf.kernels import equal       # numbers compared by value
-            return equal(self, o)
-        return self.tolist() == o.tolist()
+        self._pin()                 # other's __buffer__ may run any code
+        try:
+            o = other if isinstance(other, Buffer) else _view_of(other, False)
+            o._pin()
+            try:
+                return _equal(self, o)
+            finally:
+                o._unpin()
+        finally:
+            self._unpin()
 
     def __ne__(self, other):
         eq = self.__eq__(other)
@@ -1072,18 +1145,11 @@ cdef class Buffer:
         return f"pybuf.Buffer({', '.join(parts)}, data={_preview(self)})"
 
     def __reduce_ex__(self, protocol):
-        self._check()
-        if protocol < 5:
-            return _rebuild, (self.tobytes(), self._fmt, self.shape, "C",
-                              bool(self._readonly))
-        cdef Buffer src = self
-        if self._suboffsets != NULL or not (self._c_contig or self._f_contig):
-            src = _copy_buffer(self, c'C', DEF_ALIGN)   # contiguous once
-            if self._readonly:
-                src = src.toreadonly()
-        order = "C" if src._c_contig else "F"
-        return _rebuild, (PickleBuffer(src), self._fmt, self.shape, order,
-                          bool(self._readonly))
+        self._pin()                 # ``protocol`` may compare by user code
+        try:
+            return _reduce(self, protocol)
+        finally:
+            self._unpin()
 
     # --- DLPack (the structs and capsules live in pybuf._dlpack) -----------------
 
@@ -1123,12 +1189,54 @@ cdef class Buffer:
         never consumed gives the export back when it is collected.
         """
         from pybuf import _dlpack        # lazy: _dlpack cimports this module
-        return _dlpack.to_dlpack(self, stream, max_version, dl_device, copy)
+        self._pin()                 # the arguments may run user code
+        try:
+            return _dlpack.to_dlpack(self, stream, max_version, dl_device, copy)
+        finally:
+            self._unpin()
 
     def __dlpack_device__(self):
         """``(1, 0)``: a Buffer's memory is always on the CPU (``kDLCPU``)."""
         self._check()
         return (1, 0)
+
+
+cdef object _equal(Buffer a, Buffer b):
+    """``a == b`` for two pinned Buffers: shapes, then items by value."""
+    cdef bint swapped
+    cdef int i
+    if b.ndim != a.ndim:
+        return False
+    for i in range(a.ndim):
+        if b._shape[i] != a._shape[i]:
+            return False
+    if (a._code == 0 and a._parsed is None) or \
+            (b._code == 0 and b._parsed is None):
+        # Opaque items: equal when the formats and the bytes are.
+        return _same_format(a, b) and a.tobytes() == b.tobytes()
+    if a._suboffsets == NULL and b._suboffsets == NULL and \
+            format_type(PyBytes_AS_STRING(a._format), a.itemsize, &swapped) and \
+            format_type(PyBytes_AS_STRING(b._format), b.itemsize, &swapped):
+        from pybuf.kernels import equal       # numbers compared by value
+        return equal(a, b)
+    return a.tolist() == b.tolist()
+
+
+cdef object _reduce(Buffer b, object protocol):
+    """Buffer.__reduce_ex__ for a pinned Buffer."""
+    cdef Buffer src = b
+    if _has_objects(b._entry()):
+        raise _object_error("pickle")
+    if protocol < 5:
+        return _rebuild, (b.tobytes(), b._fmt, b.shape, "C",
+                          bool(b._readonly))
+    if b._suboffsets != NULL or not (b._c_contig or b._f_contig):
+        src = _copy_buffer(b, c'C', DEF_ALIGN)   # contiguous once
+        if b._readonly:
+            src = src.toreadonly()
+    order = "C" if src._c_contig else "F"
+    return _rebuild, (PickleBuffer(src), b._fmt, b.shape, order,
+                      bool(b._readonly))
 
 
 # --------------------------------------------------------------------------
@@ -1255,6 +1363,8 @@ cdef int _init_owned_dims(Buffer self, int ndim, const Py_ssize_t *dims,
                           bint zero) except -1:
     cdef Py_ssize_t itemsize = entry[2]
     cdef Py_ssize_t nbytes = _checked_nbytes(ndim, dims, itemsize)
+    if _has_objects(entry):
+        raise _object_error("allocate")
     self._mem = _alloc_block(nbytes, align, zero, &self.data)
     _set_dims(self, ndim, dims)
     _fill_strides(ndim, dims, self._strides, itemsize, order)
@@ -1454,19 +1564,21 @@ cdef Buffer _view_of(object obj, bint writable):
 
 cdef Buffer _copy_buffer(Buffer src, char order, Py_ssize_t align):
     cdef Buffer dst = Buffer.__new__(Buffer)
+    if _has_objects(src._entry()):
+        raise _object_error("copy")
     _init_owned_dims(dst, src.ndim, src._shape, src._entry(), order, align, False)
     _copy_out(src, dst.data, dst._strides)
     return dst
 
 
 cdef int _copy_out(Buffer src, char *dst, const Py_ssize_t *dst_strides) except -1:
-    # While the GIL is released another thread could release or resize
-    # src: counting the copy as an export makes that a BufferError.
-    src._exports += 1
+    """Copy src's items (any strides, suboffsets) to direct memory at
+    ``dst`` laid out by ``dst_strides``."""
+    src._pin()                      # another thread may try to release it
     with nogil:
         copy_items(src.ndim, src._shape, src.data, src._strides, src._suboffsets,
                    dst, dst_strides, src.itemsize)
-    src._exports -= 1
+    src._unpin()
     return 0
 
 
@@ -1476,16 +1588,74 @@ cdef char _copy_order(Buffer b, object order) except 0:
     return _parse_order(order)
 
 
+cdef int _first_direct(int ndim, const Py_ssize_t *suboffsets) noexcept nogil:
+    """1 + the last dimension with a suboffset (0 when there is none)."""
+    cdef int i
+    if suboffsets != NULL:
+        for i in range(ndim - 1, -1, -1):
+            if suboffsets[i] >= 0:
+                return i + 1
+    return 0
+
+
+cdef void _write_items(int ndim, const Py_ssize_t *shape, char *dst,
+                       const Py_ssize_t *dst_strides,
+                       const Py_ssize_t *dst_suboffsets, const char *src,
+                       const Py_ssize_t *src_strides, const char *item,
+                       Py_ssize_t itemsize) noexcept nogil:
+    """dst[idx] = src[idx] for every index (src direct), or dst[idx] =
+    item when ``src`` is NULL.  The one write path of this module: the
+    indirect dimensions of dst are walked here, following its suboffsets
+    exactly as readers do, and each direct block goes to the kernel."""
+    cdef int k = _first_direct(ndim, dst_suboffsets)
+    cdef Py_ssize_t i
+    cdef char *p
+    if k == 0:
+        if src == NULL:
+            fill_items(ndim, shape, dst, dst_strides, item, itemsize)
+        else:
+            copy_items(ndim, shape, src, src_strides, NULL, dst, dst_strides,
+                       itemsize)
+        return
+    for i in range(shape[0]):
+        p = dst + i * dst_strides[0]
+        if dst_suboffsets[0] >= 0:
+            p = (<char **>p)[0] + dst_suboffsets[0]
+        _write_items(ndim - 1, shape + 1, p, dst_strides + 1,
+                     dst_suboffsets + 1,
+                     src + i * src_strides[0] if src != NULL else NULL,
+                     src_strides + 1 if src != NULL else NULL, item, itemsize)
+
+
+cdef int _write(Buffer dst, Buffer src, const char *item) except -1:
+    """Copy direct ``src`` (same shape and items) into ``dst``, or set every
+    item of dst to ``item`` when src is None; GIL released, both pinned."""
+    dst._pin()
+    try:
+        if src is not None:
+            src._pin()
+        with nogil:
+            _write_items(dst.ndim, dst._shape, dst.data, dst._strides,
+                         dst._suboffsets,
+                         src.data if src is not None else NULL,
+                         src._strides if src is not None else NULL,
+                         item, dst.itemsize)
+        if src is not None:
+            src._unpin()
+    finally:
+        dst._unpin()
+    return 0
+
+
 cdef int _fill(Buffer dst, object value) except -1:
-    """Set every item of ``dst`` to ``value`` (packed once)."""
+    """Set every item of ``dst`` to ``value`` (packed once, before any
+    address is used: packing may run user code)."""
     item = PyBytes_FromStringAndSize(NULL, dst.itemsize)
     cdef char *p = PyBytes_AS_STRING(item)
+    if _has_objects(dst._entry()):
+        raise _object_error("fill")
     dst._set(p, value)
-    dst._exports += 1             # pinned while the GIL is released
-    with nogil:
-        fill_items(dst.ndim, dst._shape, dst.data, dst._strides, p, dst.itemsize)
-    dst._exports -= 1
-    return 0
+    return _write(dst, None, p)
 
 
 cdef int _assign(Buffer dst, object value) except -1:
@@ -1493,25 +1663,34 @@ cdef int _assign(Buffer dst, object value) except -1:
     bytes as they are when the formats agree, numbers converted by the
     copyto kernel when both formats are numeric, else item by item."""
     cdef Buffer src = value if isinstance(value, Buffer) else _view_of(value, False)
-    cdef Buffer staged
+    src._pin()
+    try:
+        return _assign_pinned(dst, src)
+    finally:
+        src._unpin()
+
+
+cdef int _assign_pinned(Buffer dst, Buffer src) except -1:
     cdef char *lo1
     cdef char *hi1
     cdef char *lo2
     cdef char *hi2
     cdef bint swapped
-    src._check()
+    if _has_objects(dst._entry()) or _has_objects(src._entry()):
+        raise _object_error("copy")
     if src.ndim != dst.ndim or any(src._shape[i] != dst._shape[i]
                                    for i in range(dst.ndim)):
         raise ValueError(f"cannot assign an exporter of shape {src.shape} to a "
                          f"selection of shape {dst.shape}")
     if _same_format(src, dst):
-        _extent(dst, &lo1, &hi1)
-        if src._suboffsets == NULL:
+        if src._suboffsets != NULL or dst._suboffsets != NULL:
+            src = _copy_buffer(src, c'C', DEF_ALIGN)   # direct, and no overlap
+        else:
+            _extent(dst, &lo1, &hi1)
             _extent(src, &lo2, &hi2)
-        if src._suboffsets != NULL or (lo1 < hi2 and lo2 < hi1):
-            staged = _copy_buffer(src, c'C', DEF_ALIGN)   # overlap: memmove semantics
-            src = staged
-        _copy_out(src, dst.data, dst._strides)
+            if lo1 < hi2 and lo2 < hi1:
+                src = _copy_buffer(src, c'C', DEF_ALIGN)   # memmove semantics
+        _write(dst, src, NULL)
     elif dst._suboffsets == NULL and \
             format_type(PyBytes_AS_STRING(src._format), src.itemsize, &swapped) and \
             format_type(PyBytes_AS_STRING(dst._format), dst.itemsize, &swapped):
@@ -1543,13 +1722,19 @@ cdef bint _same_format(Buffer a, Buffer b):
 
 
 cdef int _assign_items(Buffer dst, char *p, int dim, object values) except -1:
+    """Set dst's items from nested lists, one by one (following
+    suboffsets as _tolist reads them); dst is pinned by the caller."""
     cdef Py_ssize_t i
+    cdef char *q
     if dim == dst.ndim:
         if dst._code and dst._code not in b"fd?c" and isinstance(values, float):
             values = int(values)        # as a C cast: truncate
         return dst._set(p, values)
     for i in range(dst._shape[dim]):
-        _assign_items(dst, p + i * dst._strides[dim], dim + 1, values[i])
+        q = p + i * dst._strides[dim]
+        if dst._suboffsets != NULL and dst._suboffsets[dim] >= 0:
+            q = (<char **>q)[0] + dst._suboffsets[dim]
+        _assign_items(dst, q, dim + 1, values[i])
     return 0
 
 
@@ -1691,9 +1876,13 @@ def asbuffer(obj, *, writable=False):
 def copy(obj, *, order="C", align=DEF_ALIGN):
     """An owned copy of any exporter (any strides or suboffsets), with the
     same format and shape, laid out in ``order``."""
+    cdef Py_ssize_t a = _parse_align(align)
     cdef Buffer src = obj if isinstance(obj, Buffer) else _view_of(obj, False)
-    src._check()
-    return _copy_buffer(src, _copy_order(src, order), _parse_align(align))
+    src._pin()                      # ``order`` may compare by user code
+    try:
+        return _copy_buffer(src, _copy_order(src, order), a)
+    finally:
+        src._unpin()
 
 
 # --------------------------------------------------------------------------

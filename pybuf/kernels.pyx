@@ -1145,7 +1145,6 @@ cdef void _sum_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n,
     cdef Py_ssize_t i = 0
     cdef const char *c = <const char *>p
     cdef double f0 = 0, f1 = 0, f2 = 0, f3 = 0, f4 = 0, f5 = 0, f6 = 0, f7 = 0
-    cdef int64_t i0 = 0
     cdef uint64_t u0 = 0
     if real_t is float64_t:
         if s == sizeof(real_t):
@@ -1184,13 +1183,15 @@ cdef void _sum_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n,
                 u0 += (<const real_t *>(c + i * s))[0]
         acc.u += u0
     else:
+        # signed: added as uint64 (two's complement wraps as numpy's int64
+        # sum does; signed overflow would be undefined behaviour)
         if s == sizeof(real_t):
             for i in range(n):
-                i0 += p[i]
+                u0 += <uint64_t><int64_t>p[i]
         else:
             for i in range(n):
-                i0 += (<const real_t *>(c + i * s))[0]
-        acc.i += i0
+                u0 += <uint64_t><int64_t>(<const real_t *>(c + i * s))[0]
+        acc.i = <int64_t>(<uint64_t>acc.i + u0)
     acc.count += n
 
 
@@ -1396,7 +1397,6 @@ cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
     cdef const char *ap = <const char *>a
     cdef const char *bp = <const char *>b
     cdef double f0 = 0, f1 = 0, f2 = 0, f3 = 0, f4 = 0, f5 = 0, f6 = 0, f7 = 0
-    cdef int64_t i0 = 0
     cdef uint64_t u0 = 0
     if real_t is float64_t:
         if sa == sizeof(real_t) and sb == sizeof(real_t):
@@ -1427,10 +1427,11 @@ cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
                 <uint64_t>(<const real_t *>(bp + i * sb))[0]
         acc.u += u0
     else:
+        # signed: multiplied and added as uint64 (wraps, no UB), as _sum_typed
         for i in range(n):
-            i0 += <int64_t>(<const real_t *>(ap + i * sa))[0] * \
-                <int64_t>(<const real_t *>(bp + i * sb))[0]
-        acc.i += i0
+            u0 += <uint64_t><int64_t>(<const real_t *>(ap + i * sa))[0] * \
+                <uint64_t><int64_t>(<const real_t *>(bp + i * sb))[0]
+        acc.i = <int64_t>(<uint64_t>acc.i + u0)
     acc.count += n
 
 
@@ -1679,11 +1680,31 @@ cdef int _acquire(object obj, Py_buffer *view, bint writable,
     return 0
 
 
+cdef bint _has_objects(const char *fmt) noexcept nogil:
+    """Does a format hold ``O`` items (PyObject pointers)?  Field names,
+    between colons, are skipped."""
+    cdef bint in_name = False
+    if fmt == NULL:
+        return False
+    while fmt[0]:
+        if fmt[0] == b':':
+            in_name = not in_name
+        elif fmt[0] == b'O' and not in_name:
+            return True
+        fmt += 1
+    return False
+
+
 cdef int _operand(Py_buffer *v, Operand *op) except -1:
     cdef int i
     cdef Py_ssize_t unit, n = 1
     if v.ndim < 0 or v.ndim > MAX_NDIM or v.itemsize <= 0:
         raise BufferError(f"exporter gave ndim {v.ndim} and itemsize {v.itemsize}")
+    if _has_objects(v.format):
+        # A GIL-free kernel cannot own references: it would copy, compare
+        # or overwrite PyObject pointers behind their owners' backs.
+        raise TypeError(f"items of format {_fmt_name(v)} are PyObject "
+                        f"pointers: pybuf's kernels do not take them")
     op.data = <char *>v.buf
     op.ndim = v.ndim
     op.itemsize = v.itemsize
@@ -2212,7 +2233,7 @@ cdef void _combine(Reduction *into, Reduction *part, int op, int t) noexcept nog
     if part.count == 0:
         return
     if op == REDUCE_SUM:
-        into.i += part.i
+        into.i = <int64_t>(<uint64_t>into.i + <uint64_t>part.i)   # wraps
         into.u += part.u
         into.f += part.f
     else:

@@ -568,7 +568,9 @@ def test_objects_are_never_read():
     assert f.itemsize == 2 * struct.calcsize("P") and f.has_objects
     with pytest.raises(TypeError, match="PyObject"):
         f.unpack(bytes(f.itemsize))
-    b = pybuf.zeros(2, "O")
+    with pytest.raises(TypeError, match="PyObject"):
+        pybuf.zeros(2, "O")             # never owned: see test_safety.py
+    b = pybuf.asbuffer(_np().array([1, 2], dtype=object), writable=True)
     assert "<opaque>" in repr(b)
     with pytest.raises(TypeError, match="PyObject"):
         b[0]
