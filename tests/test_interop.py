@@ -255,6 +255,12 @@ def test_dask_distributed_64mib():
         numpy.bitwise_not(numpy.asarray(y), out=numpy.asarray(y))
         return y
 
+    def worker_kernels(x):               # pybuf's kernels, in a worker
+        import pybuf
+        return {"view": x.base is not None, "shape": x.shape,
+                "sum": pybuf.sum(x), "min": pybuf.min(x), "max": pybuf.max(x),
+                "equal": pybuf.equal(x, pybuf.copy(x))}
+
     # Generous connect timeouts: worker processes start slowly on a loaded
     # two-core machine.
     import dask
@@ -266,9 +272,27 @@ def test_dask_distributed_64mib():
         data = client.scatter(b)         # sent once, as out-of-band frames
         result = client.submit(invert, data).result(timeout=60)
         again = client.submit(lambda x: x, data).result(timeout=60)
+        # Kernels run on the scattered Buffer where it lives, as it arrived:
+        # a view of the frame the worker received, not a copy.
+        stats = client.submit(worker_kernels, data).result(timeout=60)
+        # Several at once: a scatter of a list, then gather.
+        parts = client.scatter([b[: n // 2], b[n // 2:].cast("q"),
+                                b[:4096].cast("i").toreadonly()])
+        gathered = client.gather([client.submit(lambda x: x, p)
+                                  for p in parts] + parts)
     assert isinstance(result, pybuf.Buffer) and result.shape == (n,)
     np.testing.assert_array_equal(np.asarray(result), ~np.asarray(b))
     assert again == b
+    a = np.asarray(b)
+    assert stats["view"] and stats["sum"] == int(a.sum(dtype=np.uint64))
+    assert (stats["min"], stats["max"]) == (a.min(), a.max())
+    assert stats["equal"] and stats["shape"] == (n,)
+    expected = [b[: n // 2], b[n // 2:].cast("q"),
+                b[:4096].cast("i").toreadonly()]
+    for got, want in zip(gathered, expected * 2):
+        assert type(got) is pybuf.Buffer and got == want
+        assert (got.shape, got.format) == (want.shape, want.format)
+    assert gathered[2].readonly and gathered[5].readonly
 
 
 # --- memmap ----------------------------------------------------------------------
