@@ -1145,6 +1145,11 @@ cdef class Buffer:
         return f"pybuf.Buffer({', '.join(parts)}, data={_preview(self)})"
 
     def __reduce_ex__(self, protocol):
+        """Pickling.  Protocol 5 carries the memory as one PickleBuffer (out
+        of band with a ``buffer_callback``: nothing copied), and unpickling
+        views the frame, read-only when the frame is; protocols 0-4 carry
+        the bytes in band.  A non-contiguous Buffer is made contiguous once.
+        """
         self._pin()                 # ``protocol`` may compare by user code
         try:
             return _reduce(self, protocol)
