@@ -1145,6 +1145,11 @@ cdef class Buffer:
         return f"pybuf.Buffer({', '.join(parts)}, data={_preview(self)})"
 
     def __reduce_ex__(self, protocol):
+        """Pickling.  Protocol 5 carries the memory as one PickleBuffer (out
+        of band with a ``buffer_callback``: nothing copied), and unpickling
+        views the frame, read-only when the frame is; protocols 0-4 carry
+        the bytes in band.  A non-contiguous Buffer is made contiguous once.
+        """
         self._pin()                 # ``protocol`` may compare by user code
         try:
             return _reduce(self, protocol)
@@ -1235,8 +1240,9 @@ cdef object _reduce(Buffer b, object protocol):
         if b._readonly:
             src = src.toreadonly()
     order = "C" if src._c_contig else "F"
+    # The last True: writability follows the frame (see _rebuild).
     return _rebuild, (PickleBuffer(src), b._fmt, b.shape, order,
-                      bool(b._readonly))
+                      bool(b._readonly), True)
 
 
 # --------------------------------------------------------------------------
@@ -1812,16 +1818,41 @@ cdef str _preview(Buffer b):
     return "[" + ", ".join(items) + ", ...]"
 
 
-def _rebuild(data, format, shape, order, readonly):
-    """Unpickle a Buffer: a view of ``data`` (no copy) when it can be one."""
-    cdef Buffer flat = _view_of(PickleBuffer(data).raw(), False)
+def _rebuild(data, format, shape, order, readonly, follow_frame=False):
+    """Unpickle a Buffer from ``data``, its frame: a view of it, no copy.
+
+    Protocol 5 (``follow_frame``): writability follows the frame, as numpy's
+    does: a read-only frame (bytes, an object store's memory) gives a
+    read-only Buffer, a writable one a writable Buffer, and one pickled
+    read-only stays read-only.  The frame is copied, once, into an owned
+    64-byte-aligned block only when it cannot be viewed: when it is not
+    contiguous, or its address is not a multiple of the items' alignment.
+    A frame of the wrong size raises ValueError.
+
+    Protocols 0-4 (and protocol-5 pickles made before ``follow_frame``)
+    carry the data in band as bytes: a Buffer pickled writable is copied out
+    of them to stay writable.
+    """
+    cdef Buffer flat = _view_of(data, False)
+    cdef Buffer v
+    cdef bint frame_readonly = flat._readonly
+    if not (flat._c_contig or flat._f_contig) or flat._suboffsets != NULL:
+        flat = _copy_buffer(flat, c'C', DEF_ALIGN)     # no view possible
+    flat = _view_of(PickleBuffer(flat).raw(), False)   # its bytes, in order
+    shape = tuple(shape)
+    try:
+        v = flat.cast(format, shape[::-1] if order == "F" else shape)
+    except ValueError as e:
+        raise ValueError(f"cannot unpickle a Buffer from this frame: {e}") from None
     if order == "F":
-        v = flat.cast(format, tuple(shape)[::-1]).transpose()
-    else:
-        v = flat.cast(format, shape)
-    if readonly:
-        return v.toreadonly()
-    if v.readonly:                       # bytes in-band: copy to stay writable
+        v = v.transpose()
+    parsed = v._parsed
+    if follow_frame and parsed is not None and v.nbytes and \
+            <size_t>v.data % <size_t>parsed.alignment:
+        v = v.copy(order)                  # misaligned: an aligned copy
+    if readonly or (follow_frame and frame_readonly):
+        return v if v._readonly else v.toreadonly()
+    if v._readonly:                        # in-band bytes: copy, stay writable
         return v.copy(order)
     return v
 

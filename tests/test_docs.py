@@ -26,8 +26,8 @@ if not os.path.isdir(DOCS):          # e.g. tests run from an sdist
 np = pytest.importorskip("numpy")
 
 # Pages that a test of their own runs, doctests and literal code blocks
-# alike: interop.rst (its Dask pattern needs a cluster) by test_interop.
-# They are not run twice.
+# alike: interop.rst (its Dask pattern needs a cluster) by test_interop, its
+# Ray example by test_ray.  They are not run twice.
 TESTED_ELSEWHERE = {"interop.rst": "tests/test_interop.py"}
 
 PAGES = sorted(f for f in os.listdir(DOCS) if f.endswith(".rst"))

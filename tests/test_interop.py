@@ -100,18 +100,104 @@ def test_pickle5_out_of_band_copies_nothing(layout):
         assert y.strides == x.strides
 
 
-def test_pickle5_out_of_band_writable_and_readonly_frames():
-    x = arange(16, "i")
+def _frames(x):
+    """(pickle, frame bytes) of ``x`` pickled out of band."""
     buffers = []
     data = pickle.dumps(x, protocol=5, buffer_callback=buffers.append)
-    # Frames that arrive as bytes (read-only) are copied once to stay
-    # writable; bytearrays are used in place.
-    y = pickle.loads(data, buffers=[bytes(buffers[0].raw())])
+    return data, bytes(buffers[0].raw())
+
+
+def _frame_kinds(raw):
+    """The same bytes as the frames transports hand to ``loads``."""
+    return {
+        "bytes": raw,                                        # read-only
+        "bytearray": bytearray(raw),
+        "memoryview": memoryview(bytearray(raw)),
+        "readonly memoryview": memoryview(bytearray(raw)).toreadonly(),
+        "PickleBuffer": pickle.PickleBuffer(bytearray(raw)),
+        "numpy": np.frombuffer(bytearray(raw), np.uint8),
+        "readonly numpy": np.frombuffer(raw, np.uint8),
+    }
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "0-d", "int8", "readonly"])
+@pytest.mark.parametrize("kind", sorted(_frame_kinds(b"")))
+def test_pickle5_writability_follows_the_frame(layout, kind):
+    # numpy's rule, with numpy as the oracle: the unpickled object views the
+    # frame (no copy) and is read-only exactly when the frame is, or when it
+    # was pickled read-only.
+    x = _layouts()[layout]
+    data, raw = _frames(x)
+    frame = _frame_kinds(raw)[kind]
+    y = pickle.loads(data, buffers=[frame])
+    assert type(y) is pybuf.Buffer and y == x
+    assert (y.shape, y.format, y.strides) == (x.shape, x.format, x.strides)
+    assert y.address == pybuf.asbuffer(frame).address          # a view
+    a_data, a_raw = _frames(np.asarray(x))
+    assert a_raw == raw
+    a = pickle.loads(a_data, buffers=[_frame_kinds(raw)[kind]])
+    assert y.readonly == (not a.flags.writeable)
+    assert y.readonly == (pybuf.asbuffer(frame).readonly or x.readonly)
+    if y.readonly:
+        with pytest.raises(BufferError):
+            y[(0,) * y.ndim] = 1
+        w = y.copy()                     # what a writer does
+        w[(0,) * w.ndim] = 1
+        assert not w.readonly and w.address != y.address and y == x
+    else:
+        y[(0,) * y.ndim] = 1             # writes land in the frame
+        again = pickle.loads(data, buffers=[frame])
+        assert again[(0,) * y.ndim] == 1
+
+
+def test_pickle5_frame_that_cannot_be_viewed_is_copied():
+    x = arange((4, 6), "d")
+    data, raw = _frames(x)
+    # Not contiguous: copied once into an owned, aligned block.
+    spread = bytearray(2 * len(raw))
+    strided = memoryview(spread)[::2]
+    strided[:] = raw
+    for frame, readonly in ((strided, False), (strided.toreadonly(), True)):
+        y = pickle.loads(data, buffers=[frame])
+        assert y == x and y.readonly == readonly and y.address % 64 == 0
+        assert not (pybuf.asbuffer(spread).address <= y.address
+                    < pybuf.asbuffer(spread).address + len(spread))
+    # Misaligned for its items (8-byte doubles one byte off): an aligned
+    # copy; the same frame for bytes ('B' items) is viewed.
+    block = bytearray(len(raw) + 1)
+    shifted = memoryview(block)[1:]
+    shifted[:] = raw
+    assert pybuf.asbuffer(shifted).address % 8
+    for frame, readonly in ((shifted, False), (shifted.toreadonly(), True)):
+        y = pickle.loads(data, buffers=[frame])
+        assert y == x and y.readonly == readonly and y.address % 64 == 0
+    b_data, _ = _frames(pybuf.asbuffer(raw).cast("B"))
+    assert pickle.loads(b_data, buffers=[shifted]).address == \
+        pybuf.asbuffer(shifted).address
+    # A frame of the wrong size cannot be this Buffer at all.
+    for wrong in (raw[:-8], raw + bytes(8), b""):
+        with pytest.raises(ValueError, match="cannot unpickle a Buffer"):
+            pickle.loads(data, buffers=[wrong])
+
+
+def test_pickle_in_band_and_old_protocols_stay_writable():
+    # In band the data is in the pickle: protocols 0-4 carry bytes, copied
+    # once so that a writable Buffer stays writable (protocol 5 in band
+    # carries a bytearray, used as it is).
+    x = arange(16, "i")
+    for protocol in range(6):
+        y = pickle.loads(pickle.dumps(x, protocol=protocol))
+        assert y == x and not y.readonly
+        y[0] = 7
+        assert x[0] == 0
+        r = pickle.loads(pickle.dumps(x.toreadonly(), protocol=protocol))
+        assert r == x and r.readonly
+    # A protocol-5 pickle made before the frame rule (its call to _rebuild
+    # has no flag) loads as it did then.
+    from pybuf.buffer import _rebuild
+    raw = _frames(x)[1]
+    y = _rebuild(raw, "i", (16,), "C", False)
     assert y == x and not y.readonly
-    frame = bytearray(buffers[0].raw())
-    z = pickle.loads(data, buffers=[frame])
-    z[0] = 99
-    assert frame[0] == 99
 
 
 def test_pickle5_numpy_interop():
@@ -169,6 +255,12 @@ def test_dask_distributed_64mib():
         numpy.bitwise_not(numpy.asarray(y), out=numpy.asarray(y))
         return y
 
+    def worker_kernels(x):               # pybuf's kernels, in a worker
+        import pybuf
+        return {"view": x.base is not None, "shape": x.shape,
+                "sum": pybuf.sum(x), "min": pybuf.min(x), "max": pybuf.max(x),
+                "equal": pybuf.equal(x, pybuf.copy(x))}
+
     # Generous connect timeouts: worker processes start slowly on a loaded
     # two-core machine.
     import dask
@@ -180,9 +272,27 @@ def test_dask_distributed_64mib():
         data = client.scatter(b)         # sent once, as out-of-band frames
         result = client.submit(invert, data).result(timeout=60)
         again = client.submit(lambda x: x, data).result(timeout=60)
+        # Kernels run on the scattered Buffer where it lives, as it arrived:
+        # a view of the frame the worker received, not a copy.
+        stats = client.submit(worker_kernels, data).result(timeout=60)
+        # Several at once: a scatter of a list, then gather.
+        parts = client.scatter([b[: n // 2], b[n // 2:].cast("q"),
+                                b[:4096].cast("i").toreadonly()])
+        gathered = client.gather([client.submit(lambda x: x, p)
+                                  for p in parts] + parts)
     assert isinstance(result, pybuf.Buffer) and result.shape == (n,)
     np.testing.assert_array_equal(np.asarray(result), ~np.asarray(b))
     assert again == b
+    a = np.asarray(b)
+    assert stats["view"] and stats["sum"] == int(a.sum(dtype=np.uint64))
+    assert (stats["min"], stats["max"]) == (a.min(), a.max())
+    assert stats["equal"] and stats["shape"] == (n,)
+    expected = [b[: n // 2], b[n // 2:].cast("q"),
+                b[:4096].cast("i").toreadonly()]
+    for got, want in zip(gathered, expected * 2):
+        assert type(got) is pybuf.Buffer and got == want
+        assert (got.shape, got.format) == (want.shape, want.format)
+    assert gathered[2].readonly and gathered[5].readonly
 
 
 # --- memmap ----------------------------------------------------------------------
