@@ -1173,11 +1173,14 @@ cdef int _set_dims(Buffer self, int ndim, const Py_ssize_t *shape) except -1:
 # 1 KiB apart up to 16 KiB; at most CACHE_DEPTH blocks each, so the cache
 # holds at most SMALL_CACHE_MAX bytes (1.44 MiB).
 #
-# Large blocks: the last freed one (between BIG_MIN and BIG_MAX bytes) is
-# kept for the next uninitialised Buffer of exactly its size, so that
-# repeated temporaries (astype, copy, byteswap outputs) skip the page faults
-# of fresh memory; zero-filled Buffers never take it (calloc of fresh pages
-# is already free of work).  See docs/memory.rst for what each cache buys.
+# Large blocks: the last freed one of 32 to 65 MiB is kept for the next
+# uninitialised Buffer of exactly its size, so that repeated temporaries
+# (astype, copy, byteswap outputs) skip the page faults of fresh memory:
+# 6x faster for 32 and 64 MiB temporaries written once.  Smaller blocks are
+# freed at once: glibc's heap reuses blocks up to 32 MiB by itself and a
+# cache of them measured no faster.  Zero-filled Buffers never take the
+# block (calloc of fresh pages is already free of work).  docs/memory.rst
+# gives the measurements (benchmarks/bench_memory.py).
 #
 # PYBUF_NO_CACHE=1 in the environment at import bypasses both caches:
 # every block is malloc'd and freed at once, so that a sanitizer sees every
@@ -1190,7 +1193,7 @@ cdef enum:
     CACHE_FINE = 40             # classes of 64 bytes: up to 2560
     CACHE_CLASSES = 54          # then of 1 KiB: 3 KiB .. 16 KiB
     CACHE_DEPTH = 8
-    BIG_MIN = 1 << 20
+    BIG_MIN = 32 << 20          # glibc's heap reuses smaller blocks
     BIG_MAX = (64 << 20) + (1 << 20)
 cdef void *_cache[CACHE_CLASSES][CACHE_DEPTH]
 cdef int _cache_len[CACHE_CLASSES]
@@ -1317,7 +1320,7 @@ def memory_info():
     -----
     Views, :func:`asbuffer`, :func:`from_address` and DLPack imports own no
     block and are not counted.  The caches hold at most 1.44 MiB of small
-    blocks and one large block of at most 65 MiB; :func:`trim` empties
+    blocks and one large block of 32 to 65 MiB; :func:`trim` empties
     them.
 
     Examples
@@ -1361,7 +1364,8 @@ def _set_caching(small, big):
 
 def _cache_limits():
     """The bounds of the caches: blocks per class, the most bytes the small
-    cache can hold, and the size range of the one large block."""
+    cache can hold, the size range of the one large block, and whether
+    each cache is in use (small, large)."""
     cdef size_t small = 0, total
     cdef int k
     cdef Py_ssize_t n
@@ -1372,7 +1376,8 @@ def _cache_limits():
         classes[k] = total
     small = sum(classes.values()) * CACHE_DEPTH
     return {"depth": CACHE_DEPTH, "classes": len(classes), "small_max": small,
-            "large_min": BIG_MIN, "large_max": BIG_MAX}
+            "large_min": BIG_MIN, "large_max": BIG_MAX,
+            "enabled": (bool(_small_on), bool(_big_on))}
 
 
 if _os.environ.get("PYBUF_NO_CACHE", "") not in ("", "0"):
