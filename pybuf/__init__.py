@@ -34,7 +34,8 @@ try:
 except ImportError:
     _use_installed_copy()
 
-from pybuf.buffer import Buffer, asbuffer, copy, empty, full, zeros
+from pybuf.buffer import (Buffer, asbuffer, copy, empty, from_address, full,
+                          memory_info, trim, zeros)
 from pybuf.formats import Format, calcsize, parse_format
 from pybuf.kernels import (ascontiguous, astype, byteswap, copyto, dot, equal,
                            fill, max, min, sum)
@@ -63,15 +64,18 @@ __all__ = [
     "empty",
     "equal",
     "fill",
+    "from_address",
     "from_dlpack",
     "full",
     "get_include",
     "max",
     "memmap",
+    "memory_info",
     "min",
     "parse_format",
     "shared",
     "sum",
+    "trim",
     "zeros",
     "__version__",
 ]

@@ -52,3 +52,12 @@ cdef class Buffer:
 cdef Buffer from_memory(object owner, char *data, int ndim,
                         const Py_ssize_t *shape, const Py_ssize_t *strides,
                         const char *format, Py_ssize_t itemsize, bint readonly)
+
+# A Buffer over memory that C code owns (appended; see docs/memory.rst).
+# ``deleter(ctx)`` runs exactly once, with the GIL held, after the Buffer,
+# its views and all its exports are gone, or at once if this raises.
+# ``strides`` NULL: C-contiguous; ``deleter`` may be NULL.
+cdef Buffer from_pointer(char *data, int ndim, const Py_ssize_t *shape,
+                         const Py_ssize_t *strides, const char *format,
+                         Py_ssize_t itemsize, bint readonly,
+                         void (*deleter)(void *ctx) noexcept nogil, void *ctx)

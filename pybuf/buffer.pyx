@@ -27,6 +27,7 @@ from libc.string cimport memcpy, memset
 from pybuf._types cimport MAX_NDIM
 from pybuf.kernels cimport copy_items, fill_items, format_type
 
+import os as _os
 from pickle import PickleBuffer
 
 from pybuf import formats as _formats
@@ -1275,17 +1276,49 @@ cdef int _set_dims(Buffer self, int ndim, const Py_ssize_t *shape) except -1:
     return 0
 
 
-# A cache of freed small blocks by size class (numpy keeps one for its small
-# arrays): creating and dropping small Buffers then costs no trip through
-# malloc's bins.  Classes are 64 bytes apart up to 2560 bytes, then 1 KiB
-# apart up to 16 KiB; at most CACHE_DEPTH blocks each (about 1.2 MiB held
-# at worst).  Only touched with the GIL held.
+# --------------------------------------------------------------------------
+# pybuf's allocator.  Every block a Buffer owns comes from _alloc_block and
+# goes back through _free_block.  Both run with the GIL held, which guards
+# the caches and the counters below (memory_info(), trim()).
+#
+# Small blocks are cached by size class (numpy keeps such a cache for its
+# small arrays): creating and dropping small Buffers then costs no trip
+# through malloc's bins.  Classes are 64 bytes apart up to 2560 bytes, then
+# 1 KiB apart up to 16 KiB; at most CACHE_DEPTH blocks each, so the cache
+# holds at most SMALL_CACHE_MAX bytes (1.44 MiB).
+#
+# Large blocks: the last freed one of 32 to 65 MiB is kept for the next
+# uninitialised Buffer of exactly its size, so that repeated temporaries
+# (astype, copy, byteswap outputs) skip the page faults of fresh memory:
+# 6x faster for 32 and 64 MiB temporaries written once.  Smaller blocks are
+# freed at once: glibc's heap reuses blocks up to 32 MiB by itself and a
+# cache of them measured no faster.  Zero-filled Buffers never take the
+# block (calloc of fresh pages is already free of work).  docs/memory.rst
+# gives the measurements (benchmarks/bench_memory.py).
+#
+# PYBUF_NO_CACHE=1 in the environment at import bypasses both caches:
+# every block is malloc'd and freed at once, so that a sanitizer sees every
+# use after free.
+
+cdef extern from "include/pybuf_memory.h":
+    void pybuf_malloc_trim() nogil
+
 cdef enum:
     CACHE_FINE = 40             # classes of 64 bytes: up to 2560
     CACHE_CLASSES = 54          # then of 1 KiB: 3 KiB .. 16 KiB
     CACHE_DEPTH = 8
+    BIG_MIN = 32 << 20          # glibc's heap reuses smaller blocks
+    BIG_MAX = (64 << 20) + (1 << 20)
 cdef void *_cache[CACHE_CLASSES][CACHE_DEPTH]
 cdef int _cache_len[CACHE_CLASSES]
+cdef void *_big = NULL
+cdef size_t _big_size = 0
+
+cdef bint _small_on = True      # the caches in use (see _set_caching)
+cdef bint _big_on = True
+cdef size_t _allocated = 0      # bytes in live blocks
+cdef size_t _peak = 0           # the most _allocated has been
+cdef size_t _cached = 0         # bytes held by the two caches
 
 
 cdef inline int _size_class(size_t *total) noexcept nogil:
@@ -1303,17 +1336,13 @@ cdef inline int _size_class(size_t *total) noexcept nogil:
     return <int>n - 3 + CACHE_FINE
 
 
-# The last freed large block, kept for the next large uninitialised buffer
-# that fits it: repeated temporaries (astype, copy, byteswap outputs) then
-# skip the page faults of fresh memory, as a heap allocator's reuse would.
-# One block of at most BIG_MAX bytes (64 MiB of items and the alignment
-# slack) is held; zero-filled buffers never use it (calloc of fresh pages
-# is already free of work).
-cdef enum:
-    BIG_MIN = 1 << 20
-    BIG_MAX = (64 << 20) + (1 << 20)
-cdef void *_big = NULL
-cdef size_t _big_size = 0
+cdef inline int _block_size(Py_ssize_t nbytes, Py_ssize_t align,
+                            size_t *total) noexcept nogil:
+    """The size of the block that holds ``nbytes`` aligned to ``align``
+    (in ``total``), and its cache class (-1: none).  Allocation and free
+    compute it alike, so that the counters stay exact."""
+    total[0] = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
+    return _size_class(total)
 
 
 cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
@@ -1321,25 +1350,29 @@ cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
     """malloc (or calloc) ``nbytes`` aligned to ``align``: the block to free
     (with _free_block) is returned, the aligned address stored in ``data``.
     Rounding up a plain malloc is cheaper than posix_memalign."""
-    global _big
+    global _big, _allocated, _peak, _cached
     cdef size_t total
     cdef void *mem = NULL
     cdef int k
     if nbytes > PY_SSIZE_T_MAX - align:
         raise OverflowError("buffer size does not fit in Py_ssize_t")
-    total = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
-    k = _size_class(&total)
+    k = _block_size(nbytes, align, &total)
     if k >= 0 and _cache_len[k]:
         _cache_len[k] -= 1
         mem = _cache[k][_cache_len[k]]
+        _cached -= total
         if zero:
             memset(mem, 0, total)
-    elif not zero and _big != NULL and total <= _big_size <= 2 * total:
+    elif not zero and _big != NULL and total == _big_size:
         mem, _big = _big, NULL
+        _cached -= total
     else:
         mem = calloc(total, 1) if zero else malloc(total)
         if mem == NULL:
             raise MemoryError(f"cannot allocate {nbytes} bytes")
+    _allocated += total
+    if _allocated > _peak:
+        _peak = _allocated
     data[0] = <char *>((<uintptr_t>mem + <uintptr_t>(align - 1)) & ~<uintptr_t>(align - 1))
     if nbytes >= HUGE_ADVICE_BYTES:
         pybuf_advise_huge(data[0], <size_t>nbytes)
@@ -1347,21 +1380,122 @@ cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
 
 
 cdef void _free_block(void *mem, Py_ssize_t nbytes, Py_ssize_t align) noexcept:
-    global _big, _big_size
-    cdef size_t total = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
-    cdef int k = _size_class(&total)
+    global _big, _big_size, _allocated, _cached
+    cdef size_t total
+    cdef int k = _block_size(nbytes, align, &total)
     if mem == NULL:
         return
-    if k >= 0 and _cache_len[k] < CACHE_DEPTH:
+    _allocated -= total
+    if k >= 0 and _small_on and _cache_len[k] < CACHE_DEPTH:
         _cache[k][_cache_len[k]] = mem
         _cache_len[k] += 1
-    elif BIG_MIN <= total <= BIG_MAX:
-        # ``total`` may be less than the block's real size (a reused block
-        # keeps its size): it is only ever reused for as much as this.
-        free(_big)
+        _cached += total
+    elif _big_on and BIG_MIN <= total <= BIG_MAX:
+        if _big != NULL:
+            free(_big)
+            _cached -= _big_size
         _big, _big_size = mem, total
+        _cached += total
     else:
         free(mem)
+
+
+cdef size_t _trim() noexcept:
+    """Free every cached block; the bytes freed."""
+    global _big, _big_size, _cached
+    cdef size_t freed = _cached
+    cdef int k
+    for k in range(CACHE_CLASSES):
+        while _cache_len[k]:
+            _cache_len[k] -= 1
+            free(_cache[k][_cache_len[k]])
+    free(_big)
+    _big = NULL
+    _big_size = 0
+    _cached = 0
+    with nogil:
+        pybuf_malloc_trim()
+    return freed
+
+
+def memory_info():
+    """What pybuf's own memory amounts to, in bytes.
+
+    Returns
+    -------
+    dict
+        ``allocated``: bytes in the live blocks that Buffers own (each
+        block is ``nbytes + align - 1`` bytes, rounded up to 64 bytes or
+        1 KiB for blocks of at most 16 KiB); ``cached``: bytes held by
+        pybuf's block caches, ready for the next Buffer; ``peak``: the
+        largest ``allocated`` since pybuf was imported.
+
+    Notes
+    -----
+    Views, :func:`asbuffer`, :func:`from_address` and DLPack imports own no
+    block and are not counted.  The caches hold at most 1.44 MiB of small
+    blocks and one large block of 32 to 65 MiB; :func:`trim` empties
+    them.
+
+    Examples
+    --------
+    >>> import pybuf
+    >>> before = pybuf.memory_info()["allocated"]
+    >>> b = pybuf.empty(1 << 20)
+    >>> pybuf.memory_info()["allocated"] - before == (1 << 20) + 63
+    True
+    """
+    return {"allocated": _allocated, "cached": _cached, "peak": _peak}
+
+
+def trim():
+    """Return every block in pybuf's caches to the system.
+
+    Where the C library is glibc, its heap is trimmed too
+    (``malloc_trim(0)``), so that the pages of blocks already freed leave
+    the process as well.
+
+    Returns
+    -------
+    int
+        The bytes of cached blocks freed (``memory_info()["cached"]``
+        before the call).
+    """
+    return _trim()
+
+
+def _set_caching(small, big):
+    """Turn the small-block and the large-block cache on or off (for
+    benchmarks and tests; PYBUF_NO_CACHE=1 turns both off at import).  A
+    cache turned off is emptied first.  Returns the previous settings."""
+    global _small_on, _big_on
+    before = (bool(_small_on), bool(_big_on))
+    _small_on, _big_on = bool(small), bool(big)
+    if before != (_small_on, _big_on):
+        _trim()
+    return before
+
+
+def _cache_limits():
+    """The bounds of the caches: blocks per class, the most bytes the small
+    cache can hold, the size range of the one large block, and whether
+    each cache is in use (small, large)."""
+    cdef size_t small = 0, total
+    cdef int k
+    cdef Py_ssize_t n
+    classes = {}
+    for n in range(1, 16 * 1024 + 1):
+        total = <size_t>n
+        k = _size_class(&total)
+        classes[k] = total
+    small = sum(classes.values()) * CACHE_DEPTH
+    return {"depth": CACHE_DEPTH, "classes": len(classes), "small_max": small,
+            "large_min": BIG_MIN, "large_max": BIG_MAX,
+            "enabled": (bool(_small_on), bool(_big_on))}
+
+
+if _os.environ.get("PYBUF_NO_CACHE", "") not in ("", "0"):
+    _set_caching(False, False)
 
 
 cdef int _init_owned_dims(Buffer self, int ndim, const Py_ssize_t *dims,
@@ -1930,20 +2064,187 @@ cdef Buffer from_memory(object owner, char *data, int ndim,
     released.  ``strides`` are in bytes; ``format`` may be one the format
     engine cannot read (items are then opaque).  Nothing is copied.
     """
-    cdef Buffer v = Buffer.__new__(Buffer)
-    if ndim < 0 or ndim > MAX_NDIM or itemsize <= 0:
+    if itemsize <= 0:
         raise ValueError(f"cannot describe memory with ndim {ndim} and "
                          f"itemsize {itemsize}")
+    return _over(owner, data, ndim, shape, strides,
+                 _foreign_entry(format, itemsize), readonly)
+
+
+cdef Buffer _over(object owner, char *data, int ndim, const Py_ssize_t *shape,
+                  const Py_ssize_t *strides, tuple entry, bint readonly):
+    """The one constructor of Buffers over memory that ``owner`` keeps
+    valid (from_memory, from_pointer, from_address).  Checks the layout
+    (strides NULL: C-contiguous) and that it fits in the address space."""
+    cdef Buffer v = Buffer.__new__(Buffer)
+    cdef Py_ssize_t itemsize = entry[2]
+    cdef Py_ssize_t nbytes, span, lo = 0, hi = 0
+    cdef int i
+    if ndim < 0 or ndim > MAX_NDIM:
+        raise ValueError(f"cannot describe memory with ndim {ndim} (0 to "
+                         f"{MAX_NDIM} dimensions)")
+    for i in range(ndim):
+        if shape[i] < 0:
+            raise ValueError(f"negative dimension {shape[i]} in shape "
+                             f"{tuple([shape[j] for j in range(ndim)])}")
+    nbytes = _checked_nbytes(ndim, shape, itemsize)
+    if data == NULL and nbytes:
+        raise ValueError(f"address 0 (NULL) cannot hold {nbytes} bytes")
     _set_dims(v, ndim, shape)
-    if ndim:
+    if strides == NULL:
+        _fill_strides(ndim, shape, v._strides, itemsize, c'C')
+    elif ndim:
         memcpy(v._strides, strides, ndim * sizeof(Py_ssize_t))
+    if nbytes:
+        # The lowest and highest byte addressed, relative to ``data``.
+        for i in range(ndim):
+            if pybuf_mul_overflow(shape[i] - 1, v._strides[i], &span) or \
+                    (span < 0 and lo < -PY_SSIZE_T_MAX - span) or \
+                    (span > 0 and hi > PY_SSIZE_T_MAX - span):
+                raise OverflowError("the strides reach further than "
+                                    "Py_ssize_t can count")
+            if span < 0:
+                lo += span
+            else:
+                hi += span
+        if hi > PY_SSIZE_T_MAX - itemsize or \
+                <uintptr_t>data < <uintptr_t>(-lo) or \
+                <uintptr_t>data > <uintptr_t>-1 - <uintptr_t>(hi + itemsize):
+            raise ValueError(f"the layout at address {<uintptr_t>data:#x} "
+                             f"reaches outside the address space")
     v.data = data
-    v._fmt, v._format, v.itemsize, v._code, v._parsed = _foreign_entry(format, itemsize)
-    v.nbytes = _checked_nbytes(ndim, v._shape, itemsize)
+    v._fmt, v._format, v.itemsize, v._code, v._parsed = entry
+    v.nbytes = nbytes
     v._readonly = readonly
     v._base = owner
     _set_contiguity(v)
     return v
+
+
+@cython.final
+cdef class _Deleter:
+    """The owner of memory handed over by :c:func:`from_pointer`: calls the
+    deleter, once, when it is collected, which is when the Buffer over the
+    memory is (or is released)."""
+    cdef void (*deleter)(void *ctx) noexcept nogil
+    cdef void *ctx
+
+    def __dealloc__(self):
+        # The GIL is held here, as in every deallocation.
+        if self.deleter != NULL:
+            self.deleter(self.ctx)
+            self.deleter = NULL
+
+    def __repr__(self):
+        return "<memory owned by C code, freed by its deleter>"
+
+
+cdef Buffer from_pointer(char *data, int ndim, const Py_ssize_t *shape,
+                         const Py_ssize_t *strides, const char *format,
+                         Py_ssize_t itemsize, bint readonly,
+                         void (*deleter)(void *ctx) noexcept nogil, void *ctx):
+    """A Buffer over memory that C code owns; ``deleter(ctx)`` frees it.
+
+    The call takes the memory over: ``deleter(ctx)`` runs exactly once,
+    after the Buffer, its views and every export of it (memoryviews, numpy
+    arrays, DLPack capsules, unpickled copies of protocol-5 pickles) are
+    gone, with the GIL held, in the thread that drops the last reference.
+    It also runs when this function raises (before it returns), so the
+    caller never frees the memory itself.  ``deleter`` may be NULL.
+    ``strides`` (bytes) may be NULL for C-contiguous; ``format`` (NULL:
+    ``"B"``) must be one :func:`pybuf.parse_format` reads, of size
+    ``itemsize``.  Nothing is copied.
+    """
+    cdef _Deleter owner = _Deleter.__new__(_Deleter)
+    owner.deleter = deleter
+    owner.ctx = ctx
+    fmt = "B" if format == NULL else (<bytes>format).decode("ascii", "replace")
+    cdef tuple entry = _format_entry(fmt)
+    if entry[2] != itemsize:
+        raise ValueError(f"format {fmt!r} has items of {entry[2]} bytes, "
+                         f"not {itemsize}")
+    return _over(owner, data, ndim, shape, strides, entry, readonly)
+
+
+def from_address(address, shape, format="B", *, owner, readonly=False,
+                 strides=None):
+    """A zero-copy Buffer over the memory at ``address``.
+
+    For memory that no buffer exporter describes: a pointer from ctypes, a
+    C library or a system call.  The Buffer keeps ``owner`` alive (its
+    ``base``) as long as it, any view of it or any export of it lives, and
+    not a moment longer; ``owner`` should be the object whose lifetime keeps
+    the memory valid.
+
+    Parameters
+    ----------
+    address : int
+        Address of the first item (with negative strides, the memory
+        extends below it).
+    shape : int or tuple of int
+        Dimensions, as for :class:`Buffer`.
+    format : str
+        A PEP 3118 format string.
+    owner : object
+        Required, even as ``None``: the object that keeps the memory valid.
+        pybuf cannot check it: if the memory is freed while the Buffer is
+        in use, reads return garbage and writes corrupt other data or crash
+        the interpreter.
+    readonly : bool
+        Export the memory as read-only.
+    strides : tuple of int, optional
+        Bytes to step in each dimension; C-contiguous when omitted.
+
+    Raises
+    ------
+    ValueError
+        Address 0 with a non-zero size, a negative address, a bad shape or
+        format, strides of the wrong length, or a layout that reaches
+        outside the address space.
+    TypeError
+        A non-integer address, dimension or stride.
+    OverflowError
+        A size or stride that does not fit in Py_ssize_t.
+
+    Examples
+    --------
+    >>> import ctypes, pybuf
+    >>> arr = (ctypes.c_int32 * 6)(*range(6))
+    >>> b = pybuf.from_address(ctypes.addressof(arr), (2, 3), "i", owner=arr)
+    >>> b.tolist()
+    [[0, 1, 2], [3, 4, 5]]
+    >>> b.base is arr
+    True
+    """
+    cdef Py_ssize_t dims[MAX_NDIM]
+    cdef Py_ssize_t steps[MAX_NDIM]
+    cdef int ndim = _parse_shape(shape, dims)
+    cdef int i
+    cdef tuple entry = _format_entry(format)
+    cdef uintptr_t addr
+    if not PyIndex_Check(address):
+        raise TypeError(f"address must be an int, not {type(address).__name__}")
+    address = PyNumber_Index(address)
+    if address < 0:
+        raise ValueError(f"address must not be negative, got {address}")
+    try:
+        addr = address
+    except OverflowError:
+        raise OverflowError(f"address {address:#x} does not fit in a "
+                            f"pointer") from None
+    if strides is not None:
+        strides = (strides,) if PyIndex_Check(strides) else tuple(strides)
+        if len(strides) != ndim:
+            raise ValueError(f"{len(strides)} strides given for {ndim} "
+                             f"dimension(s)")
+        for i in range(ndim):
+            if not PyIndex_Check(strides[i]):
+                raise TypeError(f"strides must be ints, got "
+                                f"{type(strides[i]).__name__}")
+            steps[i] = PyNumber_AsSsize_t(strides[i], OverflowError)
+    return _over(owner, <char *>addr, ndim, dims,
+                 steps if strides is not None else NULL, entry,
+                 bool(readonly))
 
 
 def _view_as(type cls, Buffer src):

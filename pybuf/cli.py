@@ -432,6 +432,12 @@ def cmd_info(args, out=sys.stdout):
     say("compiler flags", f"Python's CFLAGS {cflags!r}, then pybuf's {mode}")
     say("include path for cimport", pybuf.get_include())
     say("default alignment", f"{build['default_align']} bytes")
+    mem = pybuf.memory_info()
+    say("memory_info()", ", ".join(f"{k} {v:,} B" for k, v in mem.items()))
+    lim = buffer._cache_limits()
+    say("block caches", f"small blocks up to {lim['small_max']:,} B, one "
+        f"large block of {lim['large_min'] >> 20}-{lim['large_max'] >> 20} MiB"
+        if all(lim["enabled"]) else "off (PYBUF_NO_CACHE=1)")
     try:
         import numpy
         say("numpy", numpy.__version__)

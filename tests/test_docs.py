@@ -32,6 +32,7 @@ TESTED_ELSEWHERE = {"interop.rst": "tests/test_interop.py"}
 
 PAGES = sorted(f for f in os.listdir(DOCS) if f.endswith(".rst"))
 PYX = sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".pyx"))
+C_FILES = sorted(f for f in os.listdir(EXAMPLES) if f.endswith((".c", ".h")))
 
 
 def _env():
@@ -45,7 +46,7 @@ def examples(tmp_path_factory):
     """Build docs/examples with its own setup.py, as the Cython page tells
     users to, and put the built modules on sys.path."""
     where = tmp_path_factory.mktemp("doc_examples")
-    for name in PYX + ["setup.py"]:
+    for name in PYX + C_FILES + ["setup.py"]:
         shutil.copy(os.path.join(EXAMPLES, name), where)
     # -O0: these modules are only run once, compile them quickly.
     proc = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace",
@@ -71,7 +72,13 @@ def run_doctests(name, text):
 def test_page_examples(page, examples):
     with open(os.path.join(DOCS, page)) as f:
         text = f.read()
-    run_doctests(page, text)
+    # The pages show the default configuration, block caches on, also
+    # when the suite runs with PYBUF_NO_CACHE=1 (sanitizer builds).
+    caching = pybuf.buffer._set_caching(True, True)
+    try:
+        run_doctests(page, text)
+    finally:
+        pybuf.buffer._set_caching(*caching)
 
 
 def test_readme_examples():
@@ -147,6 +154,46 @@ def test_tiny_exporter(examples):
     assert block.exports == ro.exports == 0
     with pytest.raises(ValueError):
         ByteBlock(-1)
+
+
+def test_samples_wraps_a_c_library(examples):
+    """The C library's own free function runs exactly once per block, after
+    the Buffer and every user of its memory are gone."""
+    import gc
+    import pickle
+    from samples import acquire, live_blocks
+    assert live_blocks() == 0
+    s = acquire(6, 0.5)
+    assert s.tolist() == [0.5 * i for i in range(6)] and s.base is not None
+    bufs = []
+    data = pickle.dumps(s, protocol=5, buffer_callback=bufs.append)
+    users = [pickle.loads(data, buffers=bufs), s[::2], memoryview(s),
+             np.asarray(s), np.from_dlpack(s)]
+    del s, bufs
+    while len(users) > 1:
+        users.pop()
+        gc.collect()
+        assert live_blocks() == 1                 # still in use: not freed
+    assert np.asarray(users[0]).tolist() == [0.5 * i for i in range(6)]
+    del users
+    assert live_blocks() == 0                     # the last user: freed
+    for n in range(2000):
+        a = np.asarray(acquire(n % 7))
+        assert a.shape == (n % 7,) and live_blocks() == 1
+        del a
+        assert live_blocks() == 0
+    with pytest.raises(ValueError):
+        acquire(-1)
+    assert live_blocks() == 0
+
+
+def test_c_files_of_the_examples_are_shown():
+    shown = ""
+    for page in PAGES:
+        with open(os.path.join(DOCS, page)) as f:
+            shown += f.read()
+    for name in C_FILES:
+        assert f"literalinclude:: examples/{name}" in shown, name
 
 
 def test_no_python_example_escapes_the_tests():

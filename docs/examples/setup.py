@@ -5,12 +5,15 @@ import pybuf
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-EXAMPLES = ["fill_ramp", "total", "tiny_exporter", "norms"]
+EXAMPLES = ["fill_ramp", "total", "tiny_exporter", "norms", "samples"]
+# C sources compiled into an example: samples.pyx wraps a small C library.
+C_SOURCES = {"samples": ["samplelib.c"]}
 
 setup(
     name="pybuf-examples",
     ext_modules=cythonize(
-        [Extension(name, [f"{name}.pyx"]) for name in EXAMPLES],
+        [Extension(name, [f"{name}.pyx"] + C_SOURCES.get(name, []))
+         for name in EXAMPLES],
         include_path=[pybuf.get_include()],      # where pybuf/*.pxd live
         compiler_directives={"language_level": 3},
     ),
