@@ -182,6 +182,8 @@ cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
 
 cdef bint _has_objects(tuple entry):
     """Do a format entry's items hold ``O`` (PyObject pointer) fields?"""
+    if entry[3]:                       # a native code: never an object
+        return False
     parsed = entry[4]
     if parsed is None:                 # opaque: assume the worst
         return b"O" in <bytes>entry[1]
