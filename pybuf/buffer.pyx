@@ -134,7 +134,9 @@ cdef tuple _format_entry(object fmt):
     if not (<str>fmt).isascii() or "\0" in <str>fmt:
         raise ValueError(f"invalid format {fmt!r}: not printable ASCII")
     parsed = _formats.parse_format(fmt)
-    entry = _make_entry(fmt, (<str>fmt).encode("ascii"), parsed.itemsize, parsed)
+    # exported as its canonical spelling: consumers such as numpy do not
+    # all read what the parser accepts ("i i")
+    entry = _make_entry(fmt, str(parsed).encode("ascii"), parsed.itemsize, parsed)
     if len(_FORMATS) < 4096:
         _FORMATS[fmt] = entry
     return entry
@@ -143,9 +145,11 @@ cdef tuple _format_entry(object fmt):
 cdef tuple _make_entry(str fmt, bytes raw, Py_ssize_t itemsize, object parsed):
     cdef str bare = fmt[1:] if fmt.startswith("@") else fmt
     cdef char code = 0
-    if len(bare) == 1 and bare.isascii() and bare.encode("ascii") in _NATIVE_CODES:
+    if parsed is None:
+        pass                          # opaque: no fast path either
+    elif len(bare) == 1 and bare.isascii() and bare.encode("ascii") in _NATIVE_CODES:
         code = ord(bare)
-    elif parsed is not None:
+    else:
         # "<i", "=d", "1q" ... have exactly the items of a native code: give
         # them its fast path too.
         alias = parsed._native_alias()
@@ -155,27 +159,22 @@ cdef tuple _make_entry(str fmt, bytes raw, Py_ssize_t itemsize, object parsed):
 
 
 cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
-    """Format entry for a buffer acquired from another exporter.  A format
-    the engine cannot read is kept as opaque items of ``itemsize`` bytes."""
+    """Format entry for a buffer acquired from another exporter.  Its
+    itemsize chooses among the readings of its format (see
+    ``Format._reading``): ``format`` stays the exporter's string, the
+    format exported is the canonical spelling of the reading.  A format
+    no reading fits is kept as opaque items of ``itemsize`` bytes."""
     cdef bytes raw = b"B" if cfmt == NULL else <bytes>cfmt
     cdef str fmt = raw.decode("ascii", "replace")
     cdef tuple entry = _FORMATS.get(fmt)
     if entry is not None and entry[2] == itemsize:
         return entry
     try:
-        parsed = _formats.parse_format(fmt)
-        if parsed.itemsize < itemsize and parsed.kind == "struct":
-            # ctypes (and numpy, for dtypes with offsets) leave the trailing
-            # padding out of the format: the itemsize is right.  Pad, and
-            # export the corrected format, which numpy can then read back.
-            parsed = parsed._padded(itemsize)
-            if parsed is not None:
-                fmt = str(parsed)
-                raw = fmt.encode("ascii")
+        parsed = _formats.Format._reading(fmt, itemsize)
     except (ValueError, NotImplementedError):
         parsed = None
-    if parsed is not None and parsed.itemsize != itemsize:
-        parsed = None
+    if parsed is not None:
+        raw = str(parsed).encode("ascii")
     return _make_entry(fmt, raw, itemsize, parsed)
 
 

@@ -132,10 +132,24 @@ def _prod(dims):
 class _Parser:
     """Recursive-descent reader of one format string (see module docstring)."""
 
-    def __init__(self, text):
+    def __init__(self, text, aligned=False, trailing=True):
         self.s = text
         self.i = 0
         self.state = "@"            # sticky prefix, as numpy's stream keeps it
+        # Readings other than numpy's (see Format._reading): ``aligned``
+        # lays out '<' and '>' items with native sizes and alignment, as
+        # ctypes means them; ``trailing=False`` leaves out the padding at
+        # the end of the whole format, as struct and memoryview do.
+        self.aligned = aligned
+        self.trailing = trailing
+
+    def unit(self, code, mode):
+        if self.aligned and mode in "<>":
+            return _native(code)
+        return _unit(code, mode)
+
+    def aligns(self):
+        return self.state == "@" or (self.aligned and self.state in "<>")
 
     def fail(self, what, pos=None):
         pos = self.i if pos is None else pos
@@ -183,8 +197,8 @@ class _Parser:
             if it.sub is not None:
                 align = it.sub_align
             else:
-                align = _unit(it.code, it.mode)[1]
-            if self.state == "@":
+                align = self.unit(it.code, it.mode)[1]
+            if self.aligns():
                 # numpy's rule: an item is aligned when the prefix in force
                 # after it (for a struct: after its '}') is '@'.
                 offset += -offset % align
@@ -200,7 +214,7 @@ class _Parser:
             items.append(it)
         if depth and not items:
             self.fail("empty struct 'T{}'", open_pos)
-        if self.state == "@":
+        if self.aligns() and (depth or self.trailing):
             offset += -offset % common      # trailing padding, as sizeof()
         if offset > _MAX_SIZE:
             self.fail("itemsize does not fit in Py_ssize_t", open_pos)
@@ -259,10 +273,11 @@ class _Parser:
             self.fail(f"unknown type code {c!r}")
         it.mode = self.state
         if it.sub is None:
-            if it.mode in _STANDARD and it.code in _NATIVE_ONLY:
+            if it.mode in _STANDARD and it.code in _NATIVE_ONLY and not (
+                    self.aligned and it.mode == _NATIVE_BO):
                 self.fail(f"code {it.code!r} has no standard size (use it "
                           f"with '@' or '^', not {it.mode!r})", start)
-            unit = _unit(it.code, it.mode)[0]
+            unit = self.unit(it.code, it.mode)[0]
         it.count = 1 if count is None else count
         it.shape = shape
         if self.i < len(s) and s[self.i] == ":":
@@ -346,6 +361,77 @@ def _leaves(items):
             yield it
         else:
             yield from _leaves(it.sub)
+
+
+def _explicit(items, size, out):
+    """Text of laid-out ``items`` with every offset explicit: each leaf has
+    a prefix that aligns nothing, the gaps are ``x`` padding."""
+    pos = 0
+    for it in items:
+        if it.offset > pos:
+            out.append(f"{it.offset - pos}x")
+        if it.shape:
+            out.append("(" + ",".join(map(str, it.shape)) + ")")
+        if it.sub is not None:
+            out.append("T{" if it.count == 1 else f"{it.count}T{{")
+            _explicit(it.sub, it.elsize, out)
+            out.append("}")
+        else:
+            code = it.code
+            bo = _NATIVE_BO if it.mode in "@=^" else it.mode
+            if code in ("g", "Zg"):
+                if bo != _NATIVE_BO:
+                    raise ValueError("a long double of foreign byte order")
+                prefix = "^"
+            else:
+                prefix = "=" if it.mode in "@=^" else it.mode
+                if code in _INT + _UINT:
+                    size1 = it.elsize
+                    code = {1: "b", 2: "h", 4: "i", 8: "q"}[size1]
+                    if it.code in _UINT:
+                        code = code.upper()
+            out.append(prefix + (str(it.count) if it.count != 1 else "") + code)
+        if it.name is not None:
+            out.append(f":{it.name}:")
+        pos = it.offset + it.size()
+    if size > pos:
+        out.append(f"{size - pos}x")
+
+
+def _layout(items, base=0):
+    """(offset, code, byte order) of every leaf, nested offsets resolved."""
+    out = []
+    for it in items:
+        for k in range(it.nelem if it.sub is not None else 1):
+            off = base + it.offset + k * it.elsize
+            if it.sub is not None:
+                out.extend(_layout(it.sub, off))
+            elif it.code != "x":
+                bo = _NATIVE_BO if it.mode in "@=^" else it.mode
+                out.append((off, it.elsize, bo))
+    return out
+
+
+def _spelled_out(items, size):
+    """The Format of laid-out ``items`` of ``size`` bytes, spelled out (see
+    :meth:`Format._reading`); None when no PEP 3118 text says it."""
+    out = []
+    try:
+        if (len(items) == 1 and items[0].sub is not None and items[0].count == 1
+                and not items[0].shape and items[0].name is None):
+            # one T{}: padding at the end goes inside it, so that numpy
+            # reads back the same struct
+            out.append("T{")
+            _explicit(items[0].sub, size, out)
+            out.append("}")
+        else:
+            _explicit(items, size, out)
+        f = parse_format("".join(out))
+    except (ValueError, KeyError):
+        return None
+    if f.itemsize != size or _layout(f._items) != _layout(items):
+        return None
+    return f
 
 
 # --------------------------------------------------------------------------
@@ -993,23 +1079,41 @@ class Format:
                 return letter
         return None
 
-    def _padded(self, itemsize):
-        """This format with trailing padding up to ``itemsize`` bytes, or
-        None.  Exporters (ctypes; numpy for dtypes with offsets) leave that
-        padding out of their format strings; the padding goes inside a
-        format that is one ``T{}``, so that numpy reads back the same struct."""
-        extra = itemsize - self.itemsize
-        if extra <= 0:
-            return None
-        text = self._text
-        items = self._items
-        if (len(items) == 1 and items[0].sub is not None and items[0].count == 1
-                and not items[0].shape and items[0].name is None):
-            text = f"{text[:-1]}={extra}x}}"
-        else:
-            text = f"{text}={extra}x"
-        padded = parse_format(text)
-        return padded if padded.itemsize == itemsize else None
+    @classmethod
+    def _reading(cls, fmt, itemsize):
+        """The Format of another exporter's items: ``fmt`` read so that an
+        item is ``itemsize`` bytes, or None when no reading gives that.
+
+        PEP 3118 makes the exporter's itemsize authoritative, and exporters
+        disagree about layout.  The readings tried, in order:
+
+        1. numpy's and C's (this module's): the format as parsed;
+        2. struct's and memoryview's: no padding at the end of the whole
+           format (``"di"`` is 12 bytes);
+        3. ctypes': ``<`` and ``>`` items with native sizes and alignment
+           (ctypes exports ``struct {short a; double b;}`` as
+           ``"T{<h:a:<d:b:}"`` with itemsize 16, ``b`` at offset 8);
+        4. padding at the end up to ``itemsize`` for a struct (ctypes and
+           numpy leave out padding the dtype or structure has there).
+
+        A reading other than the first comes back spelled out (standard
+        sizes, explicit ``x`` padding), so that its canonical string reads
+        the same in pybuf, numpy and struct.
+        """
+        f = parse_format(fmt)
+        if f.itemsize == itemsize:
+            return f
+        text = f._text
+        for aligned, trailing in ((False, False), (True, True)):
+            try:
+                items, size, _ = _Parser(text, aligned, trailing).items(0, 0)
+            except (ValueError, NotImplementedError):
+                continue
+            if size == itemsize:
+                return _spelled_out(items, size)
+        if f.itemsize < itemsize and f.kind == "struct":
+            return _spelled_out(f._items, itemsize)
+        return None
 
     # --- numpy --------------------------------------------------------------
 
