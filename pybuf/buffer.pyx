@@ -24,7 +24,7 @@ from libc.stdint cimport uintptr_t
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 
-from pybuf._types cimport MAX_NDIM
+from pybuf._types cimport MAX_NDIM, TYPE_INT64, TYPE_UINT64
 from pybuf.kernels cimport copy_items, fill_items, format_type
 
 from pickle import PickleBuffer
@@ -116,6 +116,9 @@ assert (F_WRITABLE, F_FORMAT, F_ND, F_STRIDES, F_C_CONTIGUOUS, F_F_CONTIGUOUS,
 # Formats with a per-item fast path (read and written without the format
 # engine), as memoryview reads them.
 cdef bytes _NATIVE_CODES = b"?cbBhHiIlLqQnNfdP"
+
+# Kernel types that double does not hold exactly.
+_WIDE_INTS = (TYPE_INT64, TYPE_UINT64)
 
 # format string -> (str, bytes, itemsize, code, Format or None).  Creating a
 # Buffer with a format seen before is a dict lookup, not a parse.
@@ -370,7 +373,12 @@ cdef int _pack_native(char code, char *p, object value) except -1:
                 and not PyIndex_Check(value):
             raise TypeError(f"invalid type for format '{chr(code)}': "
                             f"{type(value).__name__}")
-        d = PyFloat_AsDouble(value)
+        try:
+            d = PyFloat_AsDouble(value)
+        except OverflowError:
+            # memoryview's error for a value no double holds (2**1024)
+            raise ValueError(f"invalid value for format '{chr(code)}': out "
+                             f"of range of a C {'double' if code == c'd' else 'float'}") from None
         if code == c'd':
             memcpy(p, &d, sizeof(d))
         else:
@@ -382,7 +390,7 @@ cdef int _pack_native(char code, char *p, object value) except -1:
         p[0] = <char>t
         return 0
     if code == c'c':
-        if not isinstance(value, (bytes, bytearray)):
+        if not isinstance(value, bytes):
             raise TypeError(f"invalid type for format 'c': {type(value).__name__}"
                             f" (a bytes object of length 1 is required)")
         if len(value) != 1:
@@ -882,6 +890,10 @@ cdef class Buffer:
         finally:
             dst.release()
 
+    def __delitem__(self, key):
+        # memory has a fixed size: as memoryview, a TypeError
+        raise TypeError("cannot delete items of a Buffer (its memory has a fixed size)")
+
     def __len__(self):
         self._check()
         if self.ndim == 0:
@@ -1047,10 +1059,14 @@ cdef class Buffer:
                 (o._code == 0 and o._parsed is None):
             # Opaque items: equal when the formats and the bytes are.
             return _same_format(self, o) and self.tobytes() == o.tobytes()
-        if self._suboffsets == NULL and o._suboffsets == NULL and \
-                format_type(PyBytes_AS_STRING(self._format), self.itemsize, &swapped) and \
-                format_type(PyBytes_AS_STRING(o._format), o.itemsize, &swapped):
-            from pybuf.kernels import equal       # numbers compared by value
+        ta = format_type(PyBytes_AS_STRING(self._format), self.itemsize, &swapped)
+        tb = format_type(PyBytes_AS_STRING(o._format), o.itemsize, &swapped)
+        if self._suboffsets == NULL and o._suboffsets == NULL and ta and tb and (
+                ta == tb or (ta in _WIDE_INTS) == (tb in _WIDE_INTS)):
+            # numbers compared by value; the kernel compares through double
+            # only where that is exact (not 64-bit integers against other
+            # types: 2**53 + 1 != 2.0**53, as memoryview says)
+            from pybuf.kernels import equal
             return equal(self, o)
         return self.tolist() == o.tolist()
 

@@ -363,34 +363,40 @@ def _leaves(items):
             yield from _leaves(it.sub)
 
 
-def _explicit(items, size, out):
+def _explicit(items, size, out, state=None):
     """Text of laid-out ``items`` with every offset explicit: each leaf has
-    a prefix that aligns nothing, the gaps are ``x`` padding."""
+    a prefix that aligns nothing (its byte order, ``<`` or ``>``; ``^``
+    for long doubles), the gaps are ``x`` padding.  ``state`` holds the
+    prefix in force (written only where it changes)."""
+    if state is None:
+        state = [None]
     pos = 0
     for it in items:
+        if it.sub is None and it.code == "x" and it.name is None:
+            continue                    # padding: the gaps say it
         if it.offset > pos:
             out.append(f"{it.offset - pos}x")
         if it.shape:
             out.append("(" + ",".join(map(str, it.shape)) + ")")
         if it.sub is not None:
             out.append("T{" if it.count == 1 else f"{it.count}T{{")
-            _explicit(it.sub, it.elsize, out)
+            _explicit(it.sub, it.elsize, out, state)
             out.append("}")
         else:
             code = it.code
-            bo = _NATIVE_BO if it.mode in "@=^" else it.mode
+            prefix = _NATIVE_BO if it.mode in "@=^" else it.mode
             if code in ("g", "Zg"):
-                if bo != _NATIVE_BO:
+                if prefix != _NATIVE_BO:
                     raise ValueError("a long double of foreign byte order")
                 prefix = "^"
-            else:
-                prefix = "=" if it.mode in "@=^" else it.mode
-                if code in _INT + _UINT:
-                    size1 = it.elsize
-                    code = {1: "b", 2: "h", 4: "i", 8: "q"}[size1]
-                    if it.code in _UINT:
-                        code = code.upper()
-            out.append(prefix + (str(it.count) if it.count != 1 else "") + code)
+            elif code in _INT + _UINT:
+                code = {1: "b", 2: "h", 4: "i", 8: "q"}[it.elsize]
+                if it.code in _UINT:
+                    code = code.upper()
+            if prefix != state[0]:
+                out.append(prefix)
+                state[0] = prefix
+            out.append((str(it.count) if it.count != 1 else "") + code)
         if it.name is not None:
             out.append(f":{it.name}:")
         pos = it.offset + it.size()
@@ -590,9 +596,10 @@ class _Plan:
         code, mode, n = it.code, it.mode, it.nelem
         bo = _NATIVE_BO if mode in "@=^" else mode
         size = it.elsize
-        if code == "x":
-            return None
-        if code in "spuw":
+        if code == "x" and it.name is None:
+            return None                 # padding
+        if code in "spuwx":
+            # a named 'x' field is kept, as bytes (numpy's void field)
             if code in "uw":
                 text = f"{size}s"
                 unit = 2 if code == "u" else 4
@@ -601,7 +608,7 @@ class _Plan:
             else:
                 # struct.unpack("0p") fails inside CPython; "0s" reads the
                 # same empty bytes.
-                text = f"{size}{code if size else 's'}"
+                text = f"{size}{code if size and code != 'x' else 's'}"
                 elem = (_CONV, None, _check_bytes(code, it.count))
             pieces.append((off, bo, text * n if n > 1 else text))
             return elem
@@ -659,7 +666,7 @@ def _split_complex(v):
 
 
 def _check_char(v):
-    if not isinstance(v, (bytes, bytearray)):
+    if not isinstance(v, bytes):        # as memoryview and struct
         raise TypeError(f"format 'c' needs a bytes object of length 1, not "
                         f"{type(v).__name__}")
     if len(v) != 1:
@@ -668,7 +675,7 @@ def _check_char(v):
 
 
 def _check_bytes(code, count):
-    room = count if code == "s" else max(count - 1, 0)
+    room = count if code in "sx" else max(count - 1, 0)
 
     def check(v):
         if not isinstance(v, (bytes, bytearray)):
@@ -860,7 +867,7 @@ class Format:
         if info is not None:
             return info
         values = [it for it in self._items
-                  if not (it.sub is None and it.code == "x")
+                  if not (it.sub is None and it.code == "x" and it.name is None)
                   and not (it.count == 0 and it.name is None and not it.shape
                            and (it.sub is not None or it.code not in _STRINGS))]
         nvalues = sum(1 if (it.name is not None or it.shape or
@@ -893,12 +900,13 @@ class Format:
 
     def _fields(self):
         items, base = self._items, 0
-        values = [it for it in items if not (it.sub is None and it.code == "x")]
+        values = [it for it in items
+                  if not (it.sub is None and it.code == "x" and it.name is None)]
         if (len(values) == 1 and values[0].sub is not None and values[0].name is None
                 and not values[0].shape and values[0].count == 1):
             items, base = values[0].sub, values[0].offset      # look into T{}
         for it in items:
-            if it.sub is None and it.code == "x":
+            if it.sub is None and it.code == "x" and it.name is None:
                 continue
             if it.sub is not None:
                 f = Format._make(it.sub, it.elsize, it.sub_align)
@@ -1115,6 +1123,29 @@ class Format:
             return _spelled_out(f._items, itemsize)
         return None
 
+    def _spelling(self):
+        """The items spelled out (standard sizes, each gap one ``Nx``): two
+        Formats whose items are stored alike have the same spelling."""
+        out = []
+        _explicit(self._items, self.itemsize, out)
+        return "".join(out)
+
+    def _padding(self):
+        """Offsets of the bytes of an item that hold no value (alignment
+        gaps, unnamed ``x``, padding at the end), in order."""
+        used = bytearray(self.itemsize)
+        stack = [(self._items, 0)]
+        while stack:
+            items, base = stack.pop()
+            for it in items:
+                if it.sub is not None:
+                    for k in range(it.nelem):
+                        stack.append((it.sub, base + it.offset + k * it.elsize))
+                elif not (it.code == "x" and it.name is None):
+                    start = base + it.offset
+                    used[start:start + it.size()] = b"\1" * it.size()
+        return tuple(i for i, u in enumerate(used) if not u)
+
     # --- numpy --------------------------------------------------------------
 
     def to_dtype(self):
@@ -1155,7 +1186,7 @@ class Format:
         return parse_format(_dtype_text(np, np.dtype(dtype)))
 
 
-_KINDS = {"?": "bool", "c": "bytes", "s": "bytes", "p": "bytes", "e": "float",
+_KINDS = {"?": "bool", "c": "bytes", "s": "bytes", "p": "bytes", "x": "bytes", "e": "float",
           "f": "float", "d": "float", "g": "float", "Zf": "complex",
           "Zd": "complex", "Zg": "complex", "u": "str", "w": "str",
           "P": "pointer", "O": "object"}

@@ -1792,7 +1792,48 @@ cdef bint _same_items(Py_buffer *a, Operand *oa, Py_buffer *b, Operand *ob):
         return oa.type == ob.type and oa.swapped == ob.swapped
     fa = b"B" if a.format == NULL else <bytes>a.format
     fb = b"B" if b.format == NULL else <bytes>b.format
-    return fa.lstrip(b"@") == fb.lstrip(b"@")
+    if fa.lstrip(b"@") == fb.lstrip(b"@"):
+        return True
+    # "i i" and "ii", "T{<h:a:<d:b:}" from ctypes and "T{<h:a:6xd:b:}":
+    # the same items when their readings are
+    ra = _reading(a)
+    rb = _reading(b)
+    if ra is None or rb is None:
+        return False
+    try:
+        return ra._spelling() == rb._spelling()
+    except (ValueError, KeyError):
+        return False
+
+
+cdef object _reading(Py_buffer *v):
+    """The Format the itemsize of ``v`` reads its format as, or None."""
+    from pybuf.formats import Format
+    try:
+        return Format._reading(_fmt_str(v), v.itemsize)
+    except (ValueError, NotImplementedError):
+        return None
+
+
+cdef object _equal_fields(object a, object b, Py_buffer *av):
+    """equal() for items with padding bytes: compare the item bytes that
+    hold values, never the padding.  None when the items have no padding."""
+    f = _reading(av)
+    if f is None:
+        return None
+    pad = f._padding()
+    if not pad:
+        return None
+    cdef object x, y                   # (untyped: Cython's bytearray slicing
+    from pybuf.buffer import asbuffer  # refuses extended-slice stores)
+    x = bytearray(asbuffer(a).tobytes())
+    y = bytearray(asbuffer(b).tobytes())
+    n = len(x) // av.itemsize
+    zeros = bytes(n)
+    for k in pad:                      # one C-speed strided store per byte
+        x[k::av.itemsize] = zeros
+        y[k::av.itemsize] = zeros
+    return x == y
 
 
 cdef object _module_empty = None
@@ -2604,6 +2645,10 @@ def equal(a, b):
             _operand(&bv, &ob)
             if not _same_shape(&oa, &ob):
                 return False
+            if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &oa, &bv, &ob):
+                masked = _equal_fields(a, b, &av)
+                if masked is not None:
+                    return masked
             return _equal_operands(&oa, &ob, &av, &bv)
         finally:
             PyBuffer_Release(&bv)
