@@ -27,7 +27,9 @@ native sizes without alignment.
 Values: numbers are Python numbers, ``?`` a bool, ``e``/``g`` floats, ``Z``
 complex, ``c``/``s``/``p`` bytes (``s`` keeps its NUL padding, as in
 :mod:`struct`), ``u``/``w`` str (UCS-2/UCS-4, trailing NULs stripped, as numpy
-reads ``U``).  A repeat count on an
+reads ``U``).  A named ``x`` field is a value, its bytes (numpy's void
+field); so is an item that is nothing but ``x`` (numpy's ``V``); other
+``x`` bytes are padding and read as nothing.  A repeat count on an
 unnamed item repeats it (``"2i"`` reads like ``"ii"``, as in :mod:`struct`);
 on a named item or one with a sub-array shape it is the innermost sub-array
 dimension (as numpy reads it).  A format with several values reads as a
@@ -132,14 +134,16 @@ def _prod(dims):
 class _Parser:
     """Recursive-descent reader of one format string (see module docstring)."""
 
-    def __init__(self, text, aligned=False, trailing=True):
+    def __init__(self, text, aligned=False, trailing="all"):
         self.s = text
         self.i = 0
         self.state = "@"            # sticky prefix, as numpy's stream keeps it
         # Readings other than numpy's (see Format._reading): ``aligned``
         # lays out '<' and '>' items with native sizes and alignment, as
-        # ctypes means them; ``trailing=False`` leaves out the padding at
-        # the end of the whole format, as struct and memoryview do.
+        # ctypes means them; ``trailing`` says which structs get padding
+        # at their end: "all" (C), "inner" (not the whole format, as
+        # struct and memoryview lay it out) or "none" (no struct: numpy
+        # exports a nested struct without it).
         self.aligned = aligned
         self.trailing = trailing
 
@@ -214,7 +218,8 @@ class _Parser:
             items.append(it)
         if depth and not items:
             self.fail("empty struct 'T{}'", open_pos)
-        if self.aligns() and (depth or self.trailing):
+        if self.aligns() and (self.trailing == "all"
+                              or (depth and self.trailing == "inner")):
             offset += -offset % common      # trailing padding, as sizeof()
         if offset > _MAX_SIZE:
             self.fail("itemsize does not fit in Py_ssize_t", open_pos)
@@ -513,11 +518,14 @@ _ID, _CONV, _NEST, _TUPLE, _OBJ = range(5)
 
 class _Plan:
     """How to unpack and pack items of one Format with :mod:`struct`."""
-    __slots__ = ("runs", "whole", "top", "mode", "pack_mode", "objects", "array_code")
+    __slots__ = ("runs", "whole", "top", "mode", "pack_mode", "objects", "array_code",
+                 "void")
 
     def __init__(self, fmt):
         pieces = []                 # (offset, byte order, struct code text)
         self.objects = False
+        # an item of padding only reads as its bytes, as numpy reads 'V'
+        self.void = fmt.kind == "void"
         slots = self.level(fmt._items, 0, pieces)
         self.top = slots[0] if len(slots) == 1 else (_TUPLE, slots)
         # One struct.Struct per run of equal byte order, 'x' in the gaps.
@@ -596,7 +604,7 @@ class _Plan:
         code, mode, n = it.code, it.mode, it.nelem
         bo = _NATIVE_BO if mode in "@=^" else mode
         size = it.elsize
-        if code == "x" and it.name is None:
+        if code == "x" and it.name is None and not self.void:
             return None                 # padding
         if code in "spuwx":
             # a named 'x' field is kept, as bytes (numpy's void field)
@@ -1097,7 +1105,8 @@ class Format:
 
         1. numpy's and C's (this module's): the format as parsed;
         2. struct's and memoryview's: no padding at the end of the whole
-           format (``"di"`` is 12 bytes);
+           format (``"di"`` is 12 bytes); then none at the end of any
+           ``T{}`` either (numpy exports a nested aligned struct so);
         3. ctypes': ``<`` and ``>`` items with native sizes and alignment
            (ctypes exports ``struct {short a; double b;}`` as
            ``"T{<h:a:<d:b:}"`` with itemsize 16, ``b`` at offset 8);
@@ -1112,7 +1121,7 @@ class Format:
         if f.itemsize == itemsize:
             return f
         text = f._text
-        for aligned, trailing in ((False, False), (True, True)):
+        for aligned, trailing in ((False, "inner"), (False, "none"), (True, "all")):
             try:
                 items, size, _ = _Parser(text, aligned, trailing).items(0, 0)
             except (ValueError, NotImplementedError):
@@ -1123,16 +1132,42 @@ class Format:
             return _spelled_out(f._items, itemsize)
         return None
 
-    def _spelling(self):
-        """The items spelled out (standard sizes, each gap one ``Nx``): two
-        Formats whose items are stored alike have the same spelling."""
+    def _storage_key(self):
+        """What the bytes of an item mean, as a hashable key: the offset,
+        storage code and count of every value, struct nesting, names and
+        padding aside.  Formats whose items are stored alike have the same
+        key (``"ii"`` and ``"i i"``, ctypes' ``"T{<h:a:<d:b:}"`` and
+        numpy's ``"T{h:a:xxxxxxd:b:}"``)."""
         out = []
-        _explicit(self._items, self.itemsize, out)
-        return "".join(out)
+        stack = [(self._items, 0)]
+        while stack:
+            items, base = stack.pop()
+            for it in items:
+                if it.sub is not None:
+                    for k in range(it.nelem):
+                        stack.append((it.sub, base + it.offset + k * it.elsize))
+                    continue
+                code = it.code
+                if code == "x" and it.name is None and self.kind != "void":
+                    continue
+                if code in "?cbBspx":
+                    code, order = ("s" if code in "cx" else code), "|"
+                else:
+                    order = _NATIVE_BO if it.mode in "@=^" else it.mode
+                    if code in _INT + _UINT:
+                        letter = {1: "b", 2: "h", 4: "i", 8: "q"}[it.elsize]
+                        code = letter.upper() if it.code in _UINT else letter
+                size = it.elsize * (it.nelem if code in _STRINGS else 1)
+                count = 1 if code in _STRINGS else it.nelem
+                out.append((base + it.offset, order, code, size, count))
+        return tuple(sorted(out))
 
     def _padding(self):
         """Offsets of the bytes of an item that hold no value (alignment
-        gaps, unnamed ``x``, padding at the end), in order."""
+        gaps, unnamed ``x``, padding at the end), in order.  An item of
+        padding only is its bytes (numpy's ``V``): no padding."""
+        if self.kind == "void":
+            return ()
         used = bytearray(self.itemsize)
         stack = [(self._items, 0)]
         while stack:
