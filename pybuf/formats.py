@@ -1162,6 +1162,32 @@ class Format:
                 out.append((base + it.offset, order, code, size, count))
         return tuple(sorted(out))
 
+    def _swap_units(self):
+        """(offset, unit, count) runs of the bytes numpy's byteswap reverses
+        in an item: each number by itself, a complex by halves, a str by
+        characters; bytes, bools, pointers to objects and padding stay."""
+        out = []
+        stack = [(self._items, 0)]
+        while stack:
+            items, base = stack.pop()
+            for it in items:
+                if it.sub is not None:
+                    for k in range(it.nelem):
+                        stack.append((it.sub, base + it.offset + k * it.elsize))
+                    continue
+                code = it.code
+                if code in "?cbBspxO":
+                    continue
+                if code in "uw":
+                    unit = 2 if code == "u" else 4
+                    count = it.elsize // unit * it.nelem
+                elif code[0] == "Z":
+                    unit, count = it.elsize // 2, 2 * it.nelem
+                else:
+                    unit, count = it.elsize, it.nelem
+                out.append((base + it.offset, unit, count))
+        return sorted(out)
+
     def _padding(self):
         """Offsets of the bytes of an item that hold no value (alignment
         gaps, unnamed ``x``, padding at the end), in order.  An item of

@@ -2646,9 +2646,11 @@ def byteswap(buf, *, out=None):
     """byteswap(buf, *, out=None)
 
     Reverse the bytes of every item of ``buf``: in place, or into ``out``
-    (same shape and itemsize; ``buf`` is then only read).  Complex items
-    have each half swapped, as numpy's ``byteswap``; items of a
-    non-numeric format are reversed whole.
+    (same shape and itemsize; ``buf`` is then only read).  As numpy's
+    ``byteswap``: complex items have each half swapped; struct items
+    each field (each number, each half of a complex, each character of a
+    str; bytes, bools and padding stay); items of another non-numeric
+    format are reversed whole.
 
     Returns
     -------
@@ -2671,6 +2673,10 @@ def byteswap(buf, *, out=None):
         _acquire(buf, &dv, True, "buf")
         try:
             _operand(&dv, &d)
+            fields = _swap_units(&dv, &d)
+            if fields is not None:
+                _bswap_fields(&d, fields)
+                return buf
             unit = d.itemsize // 2 if _is_complex(d.type) else d.itemsize
             _loop_init(&L, d.ndim, d.shape, d.data, d.strides, d.itemsize,
                        d.data, d.strides, d.itemsize, True)
@@ -2698,15 +2704,50 @@ def byteswap(buf, *, out=None):
                 memcpy(&s, &staged, sizeof(Operand))
             _loop_init(&L, d.ndim, d.shape, d.data, d.strides, d.itemsize,
                        s.data, s.strides, s.itemsize, True)
+            fields = _swap_units(&sv, &s)
             _ts = _unlock(d.nbytes >= NOGIL_BYTES)
-            _bswap_loop(&L, d.itemsize, unit)
+            if fields is None:
+                _bswap_loop(&L, d.itemsize, unit)
+            else:
+                _copy_loop(&L, d.itemsize)     # then swap out's fields in place
             _relock(_ts)
+            if fields is not None:
+                _bswap_fields(&d, fields)
         finally:
             free(tmp)
             PyBuffer_Release(&sv)
     finally:
         PyBuffer_Release(&dv)
     return out
+
+
+cdef object _swap_units(Py_buffer *v, Operand *op):
+    """For struct items: the (offset, unit, count) runs that numpy's
+    byteswap reverses one by one (each number, each half of a complex,
+    each character of a str); None for other items."""
+    if op.type != TYPE_OPAQUE:
+        return None
+    f = _reading(v)
+    if f is None or f.kind != "struct":
+        return None
+    return f._swap_units()
+
+
+cdef int _bswap_fields(Operand *d, object fields) except -1:
+    """Swap the fields of every item of ``d`` in place."""
+    cdef PyThreadState *_ts
+    cdef Loop L
+    cdef Py_ssize_t off, unit, count, k
+    cdef char *p
+    for off, unit, count in fields:
+        for k in range(count):
+            p = d.data + off + k * unit
+            _loop_init(&L, d.ndim, d.shape, p, d.strides, unit,
+                       p, d.strides, unit, True)
+            _ts = _unlock(d.nbytes >= NOGIL_BYTES)
+            _bswap_loop(&L, unit, unit)
+            _relock(_ts)
+    return 0
 
 
 def equal(a, b):
