@@ -2034,12 +2034,16 @@ def copyto(dst, src):
         ``dst`` is read-only.
     ValueError
         The shapes differ, or the formats differ and are not both numeric
-        (``b B h H i I l L q Q n N f d ?`` in any byte order, ``Zf``,
-        ``Zd``).  Other formats are copied as opaque items when both
-        formats are the same.
+        (``b B h H i I l L q Q n N e f d ?`` in any byte order, ``Zf``,
+        ``Zd``; native ``g``, ``Zg``).  Other formats are copied as opaque
+        items when both formats are the same.
 
     Notes
     -----
+    ``e`` (float16) items convert through float32 and ``g``/``Zg`` (long
+    double) through float64, rounded once into the destination; ``g`` to
+    ``g`` copies exactly.
+
     Contiguous copies of at least 4 MiB use non-temporal stores; a copy
     whose source and destination run along different axes (a transpose)
     goes through 32 x 32 tiles.
@@ -2101,7 +2105,7 @@ cdef int _pack(object value, Operand *op, Py_buffer *v, char *item) except -1:
             f = <float>z.real; memcpy(item, &f, 4)
             f = <float>z.imag; memcpy(item + 4, &f, 4)
     elif _is_float(t):
-        d = PyFloat_AsDouble(value)
+        d = _as_double(value)
         if t == TYPE_FLOAT64:
             memcpy(item, &d, 8)
         else:
@@ -2144,6 +2148,15 @@ cdef int _pack(object value, Operand *op, Py_buffer *v, char *item) except -1:
     return 0
 
 
+cdef double _as_double(object value) except? -1:
+    try:
+        return PyFloat_AsDouble(value)
+    except OverflowError:
+        # memoryview's error for a value no double holds (2**1024)
+        raise ValueError(f"{type(value).__name__} value out of range of a "
+                         f"C double") from None
+
+
 cdef int _pack_storage(object value, Operand *op, char *item) except -1:
     """_pack for 'e', 'g', 'Zg': the value as a double (a complex as two),
     rounded once into the storage format."""
@@ -2156,7 +2169,7 @@ cdef int _pack_storage(object value, Operand *op, char *item) except -1:
         parts[1] = z.imag
         k = 2
     else:
-        parts[0] = PyFloat_AsDouble(value)
+        parts[0] = _as_double(value)
     _side(op, &side)
     unit = op.itemsize // k
     for i in range(k):
@@ -2175,8 +2188,8 @@ def fill(dst, value):
         Writable, any strides.
     value : scalar
         Converted once to ``dst``'s item type: an int for integer formats
-        (``ValueError`` when out of range), a real for ``f``/``d``, a
-        complex for ``Zf``/``Zd``, truth for ``?``; for other formats
+        (``ValueError`` when out of range), a real for ``e``/``f``/``d``/``g``, a
+        complex for ``Zf``/``Zd``/``Zg``, truth for ``?``; for other formats
         whatever :meth:`pybuf.Format.pack` accepts.
 
     Raises

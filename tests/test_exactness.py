@@ -535,6 +535,9 @@ def test_exception_types_as_memoryview():
     s = pybuf.Buffer(2, "<d")               # through the format engine
     with pytest.raises(ValueError):
         s[0] = 2 ** 1024
+    for fmt in ("d", ">d", "e", "g", "f"):  # and the fill kernel
+        with pytest.raises(ValueError):
+            pybuf.fill(pybuf.Buffer(2, fmt), 2 ** 1024)
     t = pybuf.Buffer(2, "T{c:a:i:b:}")
     with pytest.raises(TypeError):
         t[0] = (bytearray(b"a"), 1)
