@@ -409,18 +409,21 @@ def _explicit(items, size, out, state=None):
         out.append(f"{size - pos}x")
 
 
-def _layout(items, base=0):
-    """(offset, code, byte order) of every leaf, nested offsets resolved."""
-    out = []
+def _walk(items, base=0):
+    """(offset, item) of every leaf item, structs and their sub-arrays
+    unrolled, offsets from the start of the item."""
     for it in items:
-        for k in range(it.nelem if it.sub is not None else 1):
-            off = base + it.offset + k * it.elsize
-            if it.sub is not None:
-                out.extend(_layout(it.sub, off))
-            elif it.code != "x":
-                bo = _NATIVE_BO if it.mode in "@=^" else it.mode
-                out.append((off, it.elsize, bo))
-    return out
+        if it.sub is not None:
+            for k in range(it.nelem):
+                yield from _walk(it.sub, base + it.offset + k * it.elsize)
+        else:
+            yield base + it.offset, it
+
+
+def _layout(items):
+    """(offset, size, byte order) of every value, nested offsets resolved."""
+    return [(off, it.elsize, _NATIVE_BO if it.mode in "@=^" else it.mode)
+            for off, it in _walk(items) if it.code != "x"]
 
 
 def _spelled_out(items, size):
@@ -1139,27 +1142,20 @@ class Format:
         key (``"ii"`` and ``"i i"``, ctypes' ``"T{<h:a:<d:b:}"`` and
         numpy's ``"T{h:a:xxxxxxd:b:}"``)."""
         out = []
-        stack = [(self._items, 0)]
-        while stack:
-            items, base = stack.pop()
-            for it in items:
-                if it.sub is not None:
-                    for k in range(it.nelem):
-                        stack.append((it.sub, base + it.offset + k * it.elsize))
-                    continue
-                code = it.code
-                if code == "x" and it.name is None and self.kind != "void":
-                    continue
-                if code in "?cbBspx":
-                    code, order = ("s" if code in "cx" else code), "|"
-                else:
-                    order = _NATIVE_BO if it.mode in "@=^" else it.mode
-                    if code in _INT + _UINT:
-                        letter = {1: "b", 2: "h", 4: "i", 8: "q"}[it.elsize]
-                        code = letter.upper() if it.code in _UINT else letter
-                size = it.elsize * (it.nelem if code in _STRINGS else 1)
-                count = 1 if code in _STRINGS else it.nelem
-                out.append((base + it.offset, order, code, size, count))
+        for off, it in _walk(self._items):
+            code = it.code
+            if code == "x" and it.name is None and self.kind != "void":
+                continue
+            if code in "?cbBspx":
+                code, order = ("s" if code in "cx" else code), "|"
+            else:
+                order = _NATIVE_BO if it.mode in "@=^" else it.mode
+                if code in _INT + _UINT:
+                    letter = {1: "b", 2: "h", 4: "i", 8: "q"}[it.elsize]
+                    code = letter.upper() if it.code in _UINT else letter
+            size = it.elsize * (it.nelem if code in _STRINGS else 1)
+            count = 1 if code in _STRINGS else it.nelem
+            out.append((off, order, code, size, count))
         return tuple(sorted(out))
 
     def _swap_units(self):
@@ -1167,25 +1163,18 @@ class Format:
         in an item: each number by itself, a complex by halves, a str by
         characters; bytes, bools, pointers to objects and padding stay."""
         out = []
-        stack = [(self._items, 0)]
-        while stack:
-            items, base = stack.pop()
-            for it in items:
-                if it.sub is not None:
-                    for k in range(it.nelem):
-                        stack.append((it.sub, base + it.offset + k * it.elsize))
-                    continue
-                code = it.code
-                if code in "?cbBspxO":
-                    continue
-                if code in "uw":
-                    unit = 2 if code == "u" else 4
-                    count = it.elsize // unit * it.nelem
-                elif code[0] == "Z":
-                    unit, count = it.elsize // 2, 2 * it.nelem
-                else:
-                    unit, count = it.elsize, it.nelem
-                out.append((base + it.offset, unit, count))
+        for off, it in _walk(self._items):
+            code = it.code
+            if code in "?cbBspxO":
+                continue
+            if code in "uw":
+                unit = 2 if code == "u" else 4
+                count = it.elsize // unit * it.nelem
+            elif code[0] == "Z":
+                unit, count = it.elsize // 2, 2 * it.nelem
+            else:
+                unit, count = it.elsize, it.nelem
+            out.append((off, unit, count))
         return sorted(out)
 
     def _padding(self):
@@ -1195,16 +1184,9 @@ class Format:
         if self.kind == "void":
             return ()
         used = bytearray(self.itemsize)
-        stack = [(self._items, 0)]
-        while stack:
-            items, base = stack.pop()
-            for it in items:
-                if it.sub is not None:
-                    for k in range(it.nelem):
-                        stack.append((it.sub, base + it.offset + k * it.elsize))
-                elif not (it.code == "x" and it.name is None):
-                    start = base + it.offset
-                    used[start:start + it.size()] = b"\1" * it.size()
+        for off, it in _walk(self._items):
+            if not (it.code == "x" and it.name is None):
+                used[off:off + it.size()] = b"\1" * it.size()
         return tuple(i for i, u in enumerate(used) if not u)
 
     # --- numpy --------------------------------------------------------------

@@ -21,6 +21,7 @@ import pybuf
 from pybuf import Format
 
 from conftest import requires_testbuffer
+from test_formats import _np_reader
 
 try:
     import test.test_buffer as tb           # CPython's own buffer tests
@@ -35,16 +36,6 @@ requires_test_buffer = pytest.mark.skipif(
 
 def _np():
     return pytest.importorskip("numpy")
-
-
-def _np_reader(np):
-    """numpy's own PEP 3118 reader."""
-    for mod in ("numpy._core._internal", "numpy.core._internal"):
-        try:
-            return __import__(mod, fromlist=["_dtype_from_pep3118"])._dtype_from_pep3118
-        except (ImportError, AttributeError):
-            pass
-    pytest.skip("numpy's PEP 3118 reader is not where it used to be")
 
 
 def _same(x, y):
