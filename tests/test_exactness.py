@@ -266,6 +266,18 @@ def test_test_buffer_structures_pybuf_as_consumer():
             for _ in range(b.ndim):
                 got = got[0]
             assert got == b[last], ctx
+        if b.ndim:
+            # test_buffer's multislices: reading, and assigning across two
+            # exporters, as its own list model says
+            nd = _nd(fmt, items, shape, strides, offset)
+            src = _nd(fmt, items[::-1] if isinstance(items, list) else items,
+                      shape, strides, offset)
+            ls, rs = tb.randslice_from_shape(b.ndim, b.shape)
+            assert pybuf.asbuffer(nd)[ls].tolist() == nd[ls].tolist(), ctx
+            want = tb.multislice_assign(nd.tolist(), src.tolist(), ls, rs)
+            w = pybuf.asbuffer(nd, writable=True)
+            w[ls] = pybuf.asbuffer(src)[rs]
+            assert nd.tolist() == want, ctx
         count += 1
     assert count > 100
 
