@@ -10,6 +10,7 @@ reads a pybuf Buffer).
 import array
 import ctypes
 import math
+import pickle
 import random
 import struct
 import sys
@@ -173,13 +174,18 @@ def test_ctypes_writes_land_where_numpy_reads_them():
     assert bn[()] == item
 
 
-def test_ctypes_format_stays_as_exported():
-    # .format is what the exporter said; the export is the layout spelled out
+def test_foreign_format_describes_the_itemsize():
+    # .format is the exporter's string where pybuf reads it as written,
+    # else the reading spelled out, as exported
     b = pybuf.asbuffer(_Pad(1, 2.0))
-    assert b.format == memoryview(_Pad()).format
-    f = pybuf.parse_format(memoryview(b).format)
+    assert b.format == memoryview(b).format != memoryview(_Pad()).format
+    f = pybuf.parse_format(b.format)
     assert f.itemsize == ctypes.sizeof(_Pad)
     assert [fd.offset for fd in f.fields] == [_Pad.a.offset, _Pad.b.offset]
+    assert pybuf.asbuffer(array.array("d", [1.0])).format == "d"
+    for protocol in (4, 5):                     # read again from .format
+        assert pickle.loads(pickle.dumps(b, protocol=protocol)).tolist() == (1, 2.0)
+    assert b.cast("B").nbytes == b.nbytes and pybuf.describe(b).itemsize == b.itemsize
 
 
 # --------------------------------------------------------------------------
@@ -256,6 +262,8 @@ def test_test_buffer_structures_pybuf_as_consumer():
         ref = nd.tolist()
         b = pybuf.asbuffer(nd)
         ctx = (fmt, shape, strides)
+        assert pybuf.parse_format(b.format).itemsize == b.itemsize, ctx
+        assert pickle.loads(pickle.dumps(b)).tolist() == ref, ctx
         assert b.itemsize == nd.itemsize and b.shape == nd.shape, ctx
         assert b.strides == nd.strides, ctx
         assert b.tolist() == ref, ctx
@@ -414,7 +422,7 @@ def test_numpy_dtypes_pybuf_as_consumer():
         b = pybuf.asbuffer(a)
         assert b.itemsize == dt.itemsize and b.strides == a.strides, dt
         assert _same(b.tolist(), _np_list(np, a)), dt
-        assert b.format == memoryview(a).format
+        assert pybuf.parse_format(b.format).itemsize == b.itemsize, dt
         c = pybuf.copy(a)
         assert _same(c.tolist(), _np_list(np, a)), dt
         assert pybuf.equal(a, c) and pybuf.equal(c, a), dt
