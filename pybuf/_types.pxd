@@ -37,6 +37,11 @@ cdef enum TypeId:
     TYPE_COMPLEX64 = 12
     TYPE_COMPLEX128 = 13
     NUM_TYPES = 14
+    # Storage-only types: kernels widen them to float32 ('e') or float64
+    # ('g', 'Zg' as pairs) to compute, and narrow results back.
+    TYPE_FLOAT16 = 14
+    TYPE_LONGDOUBLE = 15
+    TYPE_CLONGDOUBLE = 16
 
 # Every real item type a kernel specialises for.  Two copies of the same
 # list, so that a conversion kernel can be specialised for every

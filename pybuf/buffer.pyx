@@ -24,7 +24,7 @@ from libc.stdint cimport uintptr_t
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 
-from pybuf._types cimport MAX_NDIM
+from pybuf._types cimport MAX_NDIM, TYPE_INT64, TYPE_UINT64
 from pybuf.kernels cimport copy_items, fill_items, format_type
 
 import os as _os
@@ -118,6 +118,9 @@ assert (F_WRITABLE, F_FORMAT, F_ND, F_STRIDES, F_C_CONTIGUOUS, F_F_CONTIGUOUS,
 # engine), as memoryview reads them.
 cdef bytes _NATIVE_CODES = b"?cbBhHiIlLqQnNfdP"
 
+# Kernel types that double does not hold exactly.
+_WIDE_INTS = (TYPE_INT64, TYPE_UINT64)
+
 # format string -> (str, bytes, itemsize, code, Format or None).  Creating a
 # Buffer with a format seen before is a dict lookup, not a parse.
 cdef dict _FORMATS = {}
@@ -135,7 +138,9 @@ cdef tuple _format_entry(object fmt):
     if not (<str>fmt).isascii() or "\0" in <str>fmt:
         raise ValueError(f"invalid format {fmt!r}: not printable ASCII")
     parsed = _formats.parse_format(fmt)
-    entry = _make_entry(fmt, (<str>fmt).encode("ascii"), parsed.itemsize, parsed)
+    # exported as its canonical spelling: consumers such as numpy do not
+    # all read what the parser accepts ("i i")
+    entry = _make_entry(fmt, str(parsed).encode("ascii"), parsed.itemsize, parsed)
     if len(_FORMATS) < 4096:
         _FORMATS[fmt] = entry
     return entry
@@ -144,9 +149,11 @@ cdef tuple _format_entry(object fmt):
 cdef tuple _make_entry(str fmt, bytes raw, Py_ssize_t itemsize, object parsed):
     cdef str bare = fmt[1:] if fmt.startswith("@") else fmt
     cdef char code = 0
-    if len(bare) == 1 and bare.isascii() and bare.encode("ascii") in _NATIVE_CODES:
+    if parsed is None:
+        pass                          # opaque: no fast path either
+    elif len(bare) == 1 and bare.isascii() and bare.encode("ascii") in _NATIVE_CODES:
         code = ord(bare)
-    elif parsed is not None:
+    else:
         # "<i", "=d", "1q" ... have exactly the items of a native code: give
         # them its fast path too.
         alias = parsed._native_alias()
@@ -156,27 +163,27 @@ cdef tuple _make_entry(str fmt, bytes raw, Py_ssize_t itemsize, object parsed):
 
 
 cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
-    """Format entry for a buffer acquired from another exporter.  A format
-    the engine cannot read is kept as opaque items of ``itemsize`` bytes."""
+    """Format entry for a buffer acquired from another exporter.  Its
+    itemsize chooses among the readings of its format (see
+    ``Format._reading``), and the canonical spelling of the reading is
+    exported.  ``format`` stays the exporter's string when pybuf reads it
+    as written, else it is the spelled-out reading: it always describes
+    items of ``itemsize`` bytes (pickling, ``cast`` and ``describe`` read
+    it again).  A format no reading fits is kept as opaque items of
+    ``itemsize`` bytes."""
     cdef bytes raw = b"B" if cfmt == NULL else <bytes>cfmt
     cdef str fmt = raw.decode("ascii", "replace")
     cdef tuple entry = _FORMATS.get(fmt)
     if entry is not None and entry[2] == itemsize:
         return entry
     try:
-        parsed = _formats.parse_format(fmt)
-        if parsed.itemsize < itemsize and parsed.kind == "struct":
-            # ctypes (and numpy, for dtypes with offsets) leave the trailing
-            # padding out of the format: the itemsize is right.  Pad, and
-            # export the corrected format, which numpy can then read back.
-            parsed = parsed._padded(itemsize)
-            if parsed is not None:
-                fmt = str(parsed)
-                raw = fmt.encode("ascii")
+        parsed = _formats.Format._reading(fmt, itemsize)
     except (ValueError, NotImplementedError):
         parsed = None
-    if parsed is not None and parsed.itemsize != itemsize:
-        parsed = None
+    if parsed is not None:
+        raw = str(parsed).encode("ascii")
+        if parsed.itemsize != _formats.parse_format(fmt).itemsize:
+            fmt = str(parsed)
     return _make_entry(fmt, raw, itemsize, parsed)
 
 
@@ -387,7 +394,12 @@ cdef int _pack_native(char code, char *p, object value) except -1:
                 and not PyIndex_Check(value):
             raise TypeError(f"invalid type for format '{chr(code)}': "
                             f"{type(value).__name__}")
-        d = PyFloat_AsDouble(value)
+        try:
+            d = PyFloat_AsDouble(value)
+        except OverflowError:
+            # memoryview's error for a value no double holds (2**1024)
+            raise ValueError(f"invalid value for format '{chr(code)}': out "
+                             f"of range of a C {'double' if code == c'd' else 'float'}") from None
         if code == c'd':
             memcpy(p, &d, sizeof(d))
         else:
@@ -399,7 +411,7 @@ cdef int _pack_native(char code, char *p, object value) except -1:
         p[0] = <char>t
         return 0
     if code == c'c':
-        if not isinstance(value, (bytes, bytearray)):
+        if not isinstance(value, bytes):
             raise TypeError(f"invalid type for format 'c': {type(value).__name__}"
                             f" (a bytes object of length 1 is required)")
         if len(value) != 1:
@@ -937,6 +949,10 @@ cdef class Buffer:
     def __delitem__(self, key):
         raise TypeError("cannot delete items of a Buffer (its size is fixed)")
 
+    def __delitem__(self, key):
+        # memory has a fixed size: as memoryview, a TypeError
+        raise TypeError("cannot delete items of a Buffer (its memory has a fixed size)")
+
     def __len__(self):
         self._check()
         if self.ndim == 0:
@@ -1212,7 +1228,7 @@ cdef class Buffer:
 cdef object _equal(Buffer a, Buffer b):
     """``a == b`` for two pinned Buffers: shapes, then items by value."""
     cdef bint swapped
-    cdef int i
+    cdef int i, ta, tb
     if b.ndim != a.ndim:
         return False
     for i in range(a.ndim):
@@ -1222,10 +1238,14 @@ cdef object _equal(Buffer a, Buffer b):
             (b._code == 0 and b._parsed is None):
         # Opaque items: equal when the formats and the bytes are.
         return _same_format(a, b) and a.tobytes() == b.tobytes()
-    if a._suboffsets == NULL and b._suboffsets == NULL and \
-            format_type(PyBytes_AS_STRING(a._format), a.itemsize, &swapped) and \
-            format_type(PyBytes_AS_STRING(b._format), b.itemsize, &swapped):
-        from pybuf.kernels import equal       # numbers compared by value
+    ta = format_type(PyBytes_AS_STRING(a._format), a.itemsize, &swapped)
+    tb = format_type(PyBytes_AS_STRING(b._format), b.itemsize, &swapped)
+    if a._suboffsets == NULL and b._suboffsets == NULL and ta and tb and (
+            ta == tb or (ta in _WIDE_INTS) == (tb in _WIDE_INTS)):
+        # numbers compared by value; the kernel compares through double
+        # only where that is exact (not 64-bit integers against other
+        # types: 2**53 + 1 != 2.0**53, as memoryview says)
+        from pybuf.kernels import equal
         return equal(a, b)
     return a.tolist() == b.tolist()
 

@@ -27,7 +27,9 @@ native sizes without alignment.
 Values: numbers are Python numbers, ``?`` a bool, ``e``/``g`` floats, ``Z``
 complex, ``c``/``s``/``p`` bytes (``s`` keeps its NUL padding, as in
 :mod:`struct`), ``u``/``w`` str (UCS-2/UCS-4, trailing NULs stripped, as numpy
-reads ``U``).  A repeat count on an
+reads ``U``).  A named ``x`` field is a value, its bytes (numpy's void
+field); so is an item that is nothing but ``x`` (numpy's ``V``); other
+``x`` bytes are padding and read as nothing.  A repeat count on an
 unnamed item repeats it (``"2i"`` reads like ``"ii"``, as in :mod:`struct`);
 on a named item or one with a sub-array shape it is the innermost sub-array
 dimension (as numpy reads it).  A format with several values reads as a
@@ -132,10 +134,26 @@ def _prod(dims):
 class _Parser:
     """Recursive-descent reader of one format string (see module docstring)."""
 
-    def __init__(self, text):
+    def __init__(self, text, aligned=False, trailing="all"):
         self.s = text
         self.i = 0
         self.state = "@"            # sticky prefix, as numpy's stream keeps it
+        # Readings other than numpy's (see Format._reading): ``aligned``
+        # lays out '<' and '>' items with native sizes and alignment, as
+        # ctypes means them; ``trailing`` says which structs get padding
+        # at their end: "all" (C), "inner" (not the whole format, as
+        # struct and memoryview lay it out) or "none" (no struct: numpy
+        # exports a nested struct without it).
+        self.aligned = aligned
+        self.trailing = trailing
+
+    def unit(self, code, mode):
+        if self.aligned and mode in "<>":
+            return _native(code)
+        return _unit(code, mode)
+
+    def aligns(self):
+        return self.state == "@" or (self.aligned and self.state in "<>")
 
     def fail(self, what, pos=None):
         pos = self.i if pos is None else pos
@@ -183,8 +201,8 @@ class _Parser:
             if it.sub is not None:
                 align = it.sub_align
             else:
-                align = _unit(it.code, it.mode)[1]
-            if self.state == "@":
+                align = self.unit(it.code, it.mode)[1]
+            if self.aligns():
                 # numpy's rule: an item is aligned when the prefix in force
                 # after it (for a struct: after its '}') is '@'.
                 offset += -offset % align
@@ -200,7 +218,8 @@ class _Parser:
             items.append(it)
         if depth and not items:
             self.fail("empty struct 'T{}'", open_pos)
-        if self.state == "@":
+        if self.aligns() and (self.trailing == "all"
+                              or (depth and self.trailing == "inner")):
             offset += -offset % common      # trailing padding, as sizeof()
         if offset > _MAX_SIZE:
             self.fail("itemsize does not fit in Py_ssize_t", open_pos)
@@ -259,10 +278,11 @@ class _Parser:
             self.fail(f"unknown type code {c!r}")
         it.mode = self.state
         if it.sub is None:
-            if it.mode in _STANDARD and it.code in _NATIVE_ONLY:
+            if it.mode in _STANDARD and it.code in _NATIVE_ONLY and not (
+                    self.aligned and it.mode == _NATIVE_BO):
                 self.fail(f"code {it.code!r} has no standard size (use it "
                           f"with '@' or '^', not {it.mode!r})", start)
-            unit = _unit(it.code, it.mode)[0]
+            unit = self.unit(it.code, it.mode)[0]
         it.count = 1 if count is None else count
         it.shape = shape
         if self.i < len(s) and s[self.i] == ":":
@@ -348,6 +368,86 @@ def _leaves(items):
             yield from _leaves(it.sub)
 
 
+def _explicit(items, size, out, state=None):
+    """Text of laid-out ``items`` with every offset explicit: each leaf has
+    a prefix that aligns nothing (its byte order, ``<`` or ``>``; ``^``
+    for long doubles), the gaps are ``x`` padding.  ``state`` holds the
+    prefix in force (written only where it changes)."""
+    if state is None:
+        state = [None]
+    pos = 0
+    for it in items:
+        if it.sub is None and it.code == "x" and it.name is None:
+            continue                    # padding: the gaps say it
+        if it.offset > pos:
+            out.append(f"{it.offset - pos}x")
+        if it.shape:
+            out.append("(" + ",".join(map(str, it.shape)) + ")")
+        if it.sub is not None:
+            out.append("T{" if it.count == 1 else f"{it.count}T{{")
+            _explicit(it.sub, it.elsize, out, state)
+            out.append("}")
+        else:
+            code = it.code
+            prefix = _NATIVE_BO if it.mode in "@=^" else it.mode
+            if code in ("g", "Zg"):
+                if prefix != _NATIVE_BO:
+                    raise ValueError("a long double of foreign byte order")
+                prefix = "^"
+            elif code in _INT + _UINT:
+                code = {1: "b", 2: "h", 4: "i", 8: "q"}[it.elsize]
+                if it.code in _UINT:
+                    code = code.upper()
+            if prefix != state[0]:
+                out.append(prefix)
+                state[0] = prefix
+            out.append((str(it.count) if it.count != 1 else "") + code)
+        if it.name is not None:
+            out.append(f":{it.name}:")
+        pos = it.offset + it.size()
+    if size > pos:
+        out.append(f"{size - pos}x")
+
+
+def _walk(items, base=0):
+    """(offset, item) of every leaf item, structs and their sub-arrays
+    unrolled, offsets from the start of the item."""
+    for it in items:
+        if it.sub is not None:
+            for k in range(it.nelem):
+                yield from _walk(it.sub, base + it.offset + k * it.elsize)
+        else:
+            yield base + it.offset, it
+
+
+def _layout(items):
+    """(offset, size, byte order) of every value, nested offsets resolved."""
+    return [(off, it.elsize, _NATIVE_BO if it.mode in "@=^" else it.mode)
+            for off, it in _walk(items) if it.code != "x"]
+
+
+def _spelled_out(items, size):
+    """The Format of laid-out ``items`` of ``size`` bytes, spelled out (see
+    :meth:`Format._reading`); None when no PEP 3118 text says it."""
+    out = []
+    try:
+        if (len(items) == 1 and items[0].sub is not None and items[0].count == 1
+                and not items[0].shape and items[0].name is None):
+            # one T{}: padding at the end goes inside it, so that numpy
+            # reads back the same struct
+            out.append("T{")
+            _explicit(items[0].sub, size, out)
+            out.append("}")
+        else:
+            _explicit(items, size, out)
+        f = parse_format("".join(out))
+    except (ValueError, KeyError):
+        return None
+    if f.itemsize != size or _layout(f._items) != _layout(items):
+        return None
+    return f
+
+
 # --------------------------------------------------------------------------
 # values: a flat struct.Struct plus a tree that groups its values
 
@@ -421,11 +521,14 @@ _ID, _CONV, _NEST, _TUPLE, _OBJ = range(5)
 
 class _Plan:
     """How to unpack and pack items of one Format with :mod:`struct`."""
-    __slots__ = ("runs", "whole", "top", "mode", "pack_mode", "objects", "array_code")
+    __slots__ = ("runs", "whole", "top", "mode", "pack_mode", "objects", "array_code",
+                 "void")
 
     def __init__(self, fmt):
         pieces = []                 # (offset, byte order, struct code text)
         self.objects = False
+        # an item of padding only reads as its bytes, as numpy reads 'V'
+        self.void = fmt.kind == "void"
         slots = self.level(fmt._items, 0, pieces)
         self.top = slots[0] if len(slots) == 1 else (_TUPLE, slots)
         # One struct.Struct per run of equal byte order, 'x' in the gaps.
@@ -504,9 +607,10 @@ class _Plan:
         code, mode, n = it.code, it.mode, it.nelem
         bo = _NATIVE_BO if mode in "@=^" else mode
         size = it.elsize
-        if code == "x":
-            return None
-        if code in "spuw":
+        if code == "x" and it.name is None and not self.void:
+            return None                 # padding
+        if code in "spuwx":
+            # a named 'x' field is kept, as bytes (numpy's void field)
             if code in "uw":
                 text = f"{size}s"
                 unit = 2 if code == "u" else 4
@@ -515,7 +619,7 @@ class _Plan:
             else:
                 # struct.unpack("0p") fails inside CPython; "0s" reads the
                 # same empty bytes.
-                text = f"{size}{code if size else 's'}"
+                text = f"{size}{code if size and code != 'x' else 's'}"
                 elem = (_CONV, None, _check_bytes(code, it.count))
             pieces.append((off, bo, text * n if n > 1 else text))
             return elem
@@ -573,7 +677,7 @@ def _split_complex(v):
 
 
 def _check_char(v):
-    if not isinstance(v, (bytes, bytearray)):
+    if not isinstance(v, bytes):        # as memoryview and struct
         raise TypeError(f"format 'c' needs a bytes object of length 1, not "
                         f"{type(v).__name__}")
     if len(v) != 1:
@@ -582,7 +686,7 @@ def _check_char(v):
 
 
 def _check_bytes(code, count):
-    room = count if code == "s" else max(count - 1, 0)
+    room = count if code in "sx" else max(count - 1, 0)
 
     def check(v):
         if not isinstance(v, (bytes, bytearray)):
@@ -774,7 +878,7 @@ class Format:
         if info is not None:
             return info
         values = [it for it in self._items
-                  if not (it.sub is None and it.code == "x")
+                  if not (it.sub is None and it.code == "x" and it.name is None)
                   and not (it.count == 0 and it.name is None and not it.shape
                            and (it.sub is not None or it.code not in _STRINGS))]
         nvalues = sum(1 if (it.name is not None or it.shape or
@@ -807,12 +911,13 @@ class Format:
 
     def _fields(self):
         items, base = self._items, 0
-        values = [it for it in items if not (it.sub is None and it.code == "x")]
+        values = [it for it in items
+                  if not (it.sub is None and it.code == "x" and it.name is None)]
         if (len(values) == 1 and values[0].sub is not None and values[0].name is None
                 and not values[0].shape and values[0].count == 1):
             items, base = values[0].sub, values[0].offset      # look into T{}
         for it in items:
-            if it.sub is None and it.code == "x":
+            if it.sub is None and it.code == "x" and it.name is None:
                 continue
             if it.sub is not None:
                 f = Format._make(it.sub, it.elsize, it.sub_align)
@@ -993,23 +1098,96 @@ class Format:
                 return letter
         return None
 
-    def _padded(self, itemsize):
-        """This format with trailing padding up to ``itemsize`` bytes, or
-        None.  Exporters (ctypes; numpy for dtypes with offsets) leave that
-        padding out of their format strings; the padding goes inside a
-        format that is one ``T{}``, so that numpy reads back the same struct."""
-        extra = itemsize - self.itemsize
-        if extra <= 0:
-            return None
-        text = self._text
-        items = self._items
-        if (len(items) == 1 and items[0].sub is not None and items[0].count == 1
-                and not items[0].shape and items[0].name is None):
-            text = f"{text[:-1]}={extra}x}}"
-        else:
-            text = f"{text}={extra}x"
-        padded = parse_format(text)
-        return padded if padded.itemsize == itemsize else None
+    @classmethod
+    def _reading(cls, fmt, itemsize):
+        """The Format of another exporter's items: ``fmt`` read so that an
+        item is ``itemsize`` bytes, or None when no reading gives that.
+
+        PEP 3118 makes the exporter's itemsize authoritative, and exporters
+        disagree about layout.  The readings tried, in order:
+
+        1. numpy's and C's (this module's): the format as parsed;
+        2. struct's and memoryview's: no padding at the end of the whole
+           format (``"di"`` is 12 bytes); then none at the end of any
+           ``T{}`` either (numpy exports a nested aligned struct so);
+        3. ctypes': ``<`` and ``>`` items with native sizes and alignment
+           (ctypes exports ``struct {short a; double b;}`` as
+           ``"T{<h:a:<d:b:}"`` with itemsize 16, ``b`` at offset 8);
+        4. padding at the end up to ``itemsize`` for a struct (ctypes and
+           numpy leave out padding the dtype or structure has there).
+
+        A reading other than the first comes back spelled out (standard
+        sizes, explicit ``x`` padding), so that its canonical string reads
+        the same in pybuf, numpy and struct.
+        """
+        f = parse_format(fmt)
+        if f.itemsize == itemsize:
+            return f
+        text = f._text
+        for aligned, trailing in ((False, "inner"), (False, "none"), (True, "all")):
+            try:
+                items, size, _ = _Parser(text, aligned, trailing).items(0, 0)
+            except (ValueError, NotImplementedError):
+                continue
+            if size == itemsize:
+                return _spelled_out(items, size)
+        if f.itemsize < itemsize and f.kind == "struct":
+            return _spelled_out(f._items, itemsize)
+        return None
+
+    def _storage_key(self):
+        """What the bytes of an item mean, as a hashable key: the offset,
+        storage code and count of every value, struct nesting, names and
+        padding aside.  Formats whose items are stored alike have the same
+        key (``"ii"`` and ``"i i"``, ctypes' ``"T{<h:a:<d:b:}"`` and
+        numpy's ``"T{h:a:xxxxxxd:b:}"``)."""
+        out = []
+        for off, it in _walk(self._items):
+            code = it.code
+            if code == "x" and it.name is None and self.kind != "void":
+                continue
+            if code in "?cbBspx":
+                code, order = ("s" if code in "cx" else code), "|"
+            else:
+                order = _NATIVE_BO if it.mode in "@=^" else it.mode
+                if code in _INT + _UINT:
+                    letter = {1: "b", 2: "h", 4: "i", 8: "q"}[it.elsize]
+                    code = letter.upper() if it.code in _UINT else letter
+            size = it.elsize * (it.nelem if code in _STRINGS else 1)
+            count = 1 if code in _STRINGS else it.nelem
+            out.append((off, order, code, size, count))
+        return tuple(sorted(out))
+
+    def _swap_units(self):
+        """(offset, unit, count) runs of the bytes numpy's byteswap reverses
+        in an item: each number by itself, a complex by halves, a str by
+        characters; bytes, bools, pointers to objects and padding stay."""
+        out = []
+        for off, it in _walk(self._items):
+            code = it.code
+            if code in "?cbBspxO":
+                continue
+            if code in "uw":
+                unit = 2 if code == "u" else 4
+                count = it.elsize // unit * it.nelem
+            elif code[0] == "Z":
+                unit, count = it.elsize // 2, 2 * it.nelem
+            else:
+                unit, count = it.elsize, it.nelem
+            out.append((off, unit, count))
+        return sorted(out)
+
+    def _padding(self):
+        """Offsets of the bytes of an item that hold no value (alignment
+        gaps, unnamed ``x``, padding at the end), in order.  An item of
+        padding only is its bytes (numpy's ``V``): no padding."""
+        if self.kind == "void":
+            return ()
+        used = bytearray(self.itemsize)
+        for off, it in _walk(self._items):
+            if not (it.code == "x" and it.name is None):
+                used[off:off + it.size()] = b"\1" * it.size()
+        return tuple(i for i, u in enumerate(used) if not u)
 
     # --- numpy --------------------------------------------------------------
 
@@ -1051,7 +1229,7 @@ class Format:
         return parse_format(_dtype_text(np, np.dtype(dtype)))
 
 
-_KINDS = {"?": "bool", "c": "bytes", "s": "bytes", "p": "bytes", "e": "float",
+_KINDS = {"?": "bool", "c": "bytes", "s": "bytes", "p": "bytes", "x": "bytes", "e": "float",
           "f": "float", "d": "float", "g": "float", "Zf": "complex",
           "Zd": "complex", "Zg": "complex", "u": "str", "w": "str",
           "P": "pointer", "O": "object"}

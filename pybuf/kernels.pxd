@@ -32,7 +32,9 @@ cdef enum:
 
 # The pybuf.TypeId (see pybuf/_types.pxd) of an item of format ``fmt`` and
 # ``itemsize`` bytes; ``swapped[0]`` is set when its bytes are in the
-# non-native order.  TYPE_OPAQUE (0) for formats without a numeric meaning.
+# non-native order.  TYPE_OPAQUE (0) for formats without a numeric meaning;
+# TYPE_FLOAT16, TYPE_LONGDOUBLE, TYPE_CLONGDOUBLE for 'e', 'g', 'Zg', which
+# the C kernels below do not take (the Python entry points widen them).
 cdef int format_type(const char *fmt, Py_ssize_t itemsize,
                      bint *swapped) noexcept nogil
 

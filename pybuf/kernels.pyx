@@ -49,6 +49,18 @@ from libc.string cimport memcpy, memmove, memset, memcmp
 
 from pybuf._types cimport *
 
+cdef extern from "include/pybuf_floatconv.h":
+    Py_ssize_t PYBUF_LD_VALUE_BYTES
+    uint16_t pybuf_double_to_half(double x) nogil
+    void pybuf_half_to_float_line(const char *s, Py_ssize_t ss, int swapped,
+                                  float *d, Py_ssize_t n) nogil
+    void pybuf_double_to_half_line(const double *s, char *d, Py_ssize_t ds,
+                                   int swapped, Py_ssize_t n) nogil
+    void pybuf_ld_to_double_line(const char *s, Py_ssize_t ss, double *d,
+                                 Py_ssize_t n) nogil
+    void pybuf_double_to_ld_line(const double *s, char *d, Py_ssize_t ds,
+                                 Py_ssize_t n) nogil
+
 cdef extern from *:
     """
     #include <string.h>
@@ -448,6 +460,12 @@ cdef Py_ssize_t _type_size(int t) noexcept nogil:
         return 8
     if t == TYPE_COMPLEX128:
         return 16
+    if t == TYPE_FLOAT16:
+        return 2
+    if t == TYPE_LONGDOUBLE:
+        return sizeof(long double)
+    if t == TYPE_CLONGDOUBLE:
+        return 2 * sizeof(long double)
     return 0
 
 
@@ -484,8 +502,10 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
     platform; ``=``, ``<``, ``>`` and ``!`` use the standard sizes of the
     struct module, and ``swapped[0]`` tells whether their byte order is not
     the native one.  Anything that is not a single numeric code (``b B h H i
-    I l L q Q n N f d ?``, ``Zf``, ``Zd``) or whose size disagrees with
-    ``itemsize`` is TYPE_OPAQUE.
+    I l L q Q n N e f d ?``, ``Zf``, ``Zd``; native ``g`` and ``Zg``) or
+    whose size disagrees with ``itemsize`` is TYPE_OPAQUE.  ``e``, ``g``
+    and ``Zg`` are storage-only types (TYPE_FLOAT16, TYPE_LONGDOUBLE,
+    TYPE_CLONGDOUBLE): the kernels compute with them as float32/float64.
     """
     cdef bint native = True
     cdef bint big = False
@@ -516,6 +536,8 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
             t = TYPE_COMPLEX64
         elif fmt[1] == b'd' and fmt[2] == 0:
             t = TYPE_COMPLEX128
+        elif fmt[1] == b'g' and fmt[2] == 0 and native:
+            t = TYPE_CLONGDOUBLE
         else:
             return TYPE_OPAQUE
     else:
@@ -539,6 +561,10 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
             t = TYPE_FLOAT32
         elif c == b'd' and sizeof(double) == 8:
             t = TYPE_FLOAT64
+        elif c == b'e':
+            t = TYPE_FLOAT16
+        elif c == b'g' and native:
+            t = TYPE_LONGDOUBLE
         else:
             return TYPE_OPAQUE
     if _type_size(t) != itemsize:
@@ -569,6 +595,8 @@ cdef struct Side:
     Py_ssize_t size
     bint swapped
     bint direct        # native and aligned: typed loops may touch it
+    int storage        # TYPE_FLOAT16 / TYPE_LONGDOUBLE items computed as
+                       # ``type`` (float32 / float64), else 0
 
 
 cdef inline Py_ssize_t _abs(Py_ssize_t x) noexcept nogil:
@@ -1475,6 +1503,18 @@ cdef const char *_stage_in(const char *s, Py_ssize_t ss, Side *side,
     is scratch.  Both hold CHUNK items of 8 bytes."""
     cdef Py_ssize_t i
     cdef Py_ssize_t wsize = _type_size(want)
+    if side.storage:
+        # widen to the compute type (float32 / float64) in tmp2
+        if side.storage == TYPE_FLOAT16:
+            pybuf_half_to_float_line(s, ss, side.swapped, <float *>tmp2, n)
+        else:
+            pybuf_ld_to_double_line(s, ss, <double *>tmp2, n)
+        if side.type == want:
+            stride[0] = _type_size(want)
+            return tmp2
+        _cast_line(side.type, tmp2, _type_size(side.type), want, tmp, wsize, n)
+        stride[0] = wsize
+        return tmp
     if side.direct:
         if side.type == want:
             stride[0] = ss
@@ -1493,6 +1533,15 @@ cdef const char *_stage_in(const char *s, Py_ssize_t ss, Side *side,
     return tmp
 
 
+cdef void _narrow_line(Side *side, const double *s, char *d, Py_ssize_t ds,
+                       Py_ssize_t n) noexcept nogil:
+    """Store n float64 values as items of a storage-only type."""
+    if side.storage == TYPE_FLOAT16:
+        pybuf_double_to_half_line(s, d, ds, side.swapped, n)
+    else:
+        pybuf_double_to_ld_line(s, d, ds, n)
+
+
 cdef void _convert_line(char *d, Py_ssize_t ds, Side *dside,
                         const char *s, Py_ssize_t ss, Side *sside,
                         Py_ssize_t n) noexcept nogil:
@@ -1509,7 +1558,11 @@ cdef void _convert_line(char *d, Py_ssize_t ds, Side *dside,
         c = CHUNK if n - off > CHUNK else n - off
         p = _stage_in(s + off * ss, ss, sside, c, sside.type,
                       <char *>tmp, <char *>tmp2, &stride)
-        if dside.direct:
+        if dside.storage:
+            # through float64, rounded once into the storage format
+            _cast_line(sside.type, p, stride, TYPE_FLOAT64, <char *>out, 8, c)
+            _narrow_line(dside, <const double *>out, d + off * ds, ds, c)
+        elif dside.direct:
             _cast_line(sside.type, p, stride, dside.type, d + off * ds, ds, c)
         else:
             _cast_line(sside.type, p, stride, dside.type, <char *>out,
@@ -1666,6 +1719,7 @@ cdef struct Operand:
     Py_ssize_t nbytes
     Py_ssize_t shape[MAX_NDIM]
     Py_ssize_t strides[MAX_NDIM]
+    int storage        # as Side.storage
 
 
 cdef int _acquire(object obj, Py_buffer *view, bint writable,
@@ -1719,6 +1773,13 @@ cdef int _operand(Py_buffer *v, Operand *op) except -1:
         n *= op.shape[i]
     op.nbytes = n * v.itemsize
     op.type = format_type(v.format, v.itemsize, &op.swapped)
+    op.storage = 0
+    if op.type == TYPE_FLOAT16:
+        op.type, op.storage = TYPE_FLOAT32, TYPE_FLOAT16
+    elif op.type == TYPE_LONGDOUBLE:
+        op.type, op.storage = TYPE_FLOAT64, TYPE_LONGDOUBLE
+    elif op.type == TYPE_CLONGDOUBLE:
+        op.type, op.storage = TYPE_COMPLEX128, TYPE_LONGDOUBLE
     unit = v.itemsize // 2 if _is_complex(op.type) else v.itemsize
     op.aligned = unit == 0 or (<uintptr_t>op.data) % <uintptr_t>unit == 0
     for i in range(v.ndim):
@@ -1754,7 +1815,8 @@ cdef void _side(Operand *op, Side *side) noexcept nogil:
     side.type = op.type
     side.size = op.itemsize
     side.swapped = op.swapped
-    side.direct = op.aligned and not op.swapped
+    side.storage = op.storage
+    side.direct = op.aligned and not op.swapped and not op.storage
 
 
 cdef str _fmt_str(Py_buffer *v):
@@ -1810,10 +1872,49 @@ cdef bint _same_items(Py_buffer *a, Operand *oa, Py_buffer *b, Operand *ob):
     if oa.itemsize != ob.itemsize:
         return False
     if oa.type != TYPE_OPAQUE or ob.type != TYPE_OPAQUE:
-        return oa.type == ob.type and oa.swapped == ob.swapped
+        return oa.type == ob.type and oa.swapped == ob.swapped and \
+            oa.storage == ob.storage
     fa = b"B" if a.format == NULL else <bytes>a.format
     fb = b"B" if b.format == NULL else <bytes>b.format
-    return fa.lstrip(b"@") == fb.lstrip(b"@")
+    if fa.lstrip(b"@") == fb.lstrip(b"@"):
+        return True
+    # "i i" and "ii", "T{<h:a:<d:b:}" from ctypes and "T{<h:a:6xd:b:}":
+    # the same items when their readings are
+    ra = _reading(a)
+    rb = _reading(b)
+    if ra is None or rb is None:
+        return False
+    return ra._storage_key() == rb._storage_key()
+
+
+cdef object _reading(Py_buffer *v):
+    """The Format the itemsize of ``v`` reads its format as, or None."""
+    from pybuf.formats import Format
+    try:
+        return Format._reading(_fmt_str(v), v.itemsize)
+    except (ValueError, NotImplementedError):
+        return None
+
+
+cdef object _equal_fields(object a, object b, Py_buffer *av):
+    """equal() for items with padding bytes: compare the item bytes that
+    hold values, never the padding.  None when the items have no padding."""
+    f = _reading(av)
+    if f is None:
+        return None
+    pad = f._padding()
+    if not pad:
+        return None
+    cdef object x, y                   # (untyped: Cython's bytearray slicing
+    from pybuf.buffer import asbuffer  # refuses extended-slice stores)
+    x = bytearray(asbuffer(a).tobytes())
+    y = bytearray(asbuffer(b).tobytes())
+    n = len(x) // av.itemsize
+    zeros = bytes(n)
+    for k in pad:                      # one C-speed strided store per byte
+        x[k::av.itemsize] = zeros
+        y[k::av.itemsize] = zeros
+    return x == y
 
 
 cdef object _module_empty = None
@@ -1903,7 +2004,8 @@ cdef int _copy_operands(Operand *d, Operand *s, Py_buffer *dv,
             return 0
         last = L.ndim - 1
         memset(idx, 0, sizeof(idx))
-        if ds.type == ss.type and ds.size == ss.size and ds.swapped != ss.swapped:
+        if ds.type == ss.type and ds.size == ss.size and ds.swapped != ss.swapped \
+                and ds.storage == ss.storage:
             _ts = _unlock(big)
             _bswap_loop(&L, ds.size, ds.size)
             _relock(_ts)
@@ -1953,12 +2055,16 @@ def copyto(dst, src):
         ``dst`` is read-only.
     ValueError
         The shapes differ, or the formats differ and are not both numeric
-        (``b B h H i I l L q Q n N f d ?`` in any byte order, ``Zf``,
-        ``Zd``).  Other formats are copied as opaque items when both
-        formats are the same.
+        (``b B h H i I l L q Q n N e f d ?`` in any byte order, ``Zf``,
+        ``Zd``; native ``g``, ``Zg``).  Other formats are copied as opaque
+        items when both formats are the same.
 
     Notes
     -----
+    ``e`` (float16) items convert through float32 and ``g``/``Zg`` (long
+    double) through float64, rounded once into the destination; ``g`` to
+    ``g`` copies exactly.
+
     Contiguous copies of at least 4 MiB use non-temporal stores; a copy
     whose source and destination run along different axes (a transpose)
     goes through 32 x 32 tiles.
@@ -2009,6 +2115,8 @@ cdef int _pack(object value, Operand *op, Py_buffer *v, char *item) except -1:
     if isinstance(value, (str, bytes, bytearray)):
         raise TypeError(f"cannot store a {type(value).__name__} in items of "
                         f"format {_fmt_name(v)}")
+    if op.storage:
+        return _pack_storage(value, op, item)
     if _is_complex(t):
         z = complex(value)
         if t == TYPE_COMPLEX128:
@@ -2018,7 +2126,7 @@ cdef int _pack(object value, Operand *op, Py_buffer *v, char *item) except -1:
             f = <float>z.real; memcpy(item, &f, 4)
             f = <float>z.imag; memcpy(item + 4, &f, 4)
     elif _is_float(t):
-        d = PyFloat_AsDouble(value)
+        d = _as_double(value)
         if t == TYPE_FLOAT64:
             memcpy(item, &d, 8)
         else:
@@ -2061,6 +2169,35 @@ cdef int _pack(object value, Operand *op, Py_buffer *v, char *item) except -1:
     return 0
 
 
+cdef double _as_double(object value) except? -1:
+    try:
+        return PyFloat_AsDouble(value)
+    except OverflowError:
+        # memoryview's error for a value no double holds (2**1024)
+        raise ValueError(f"{type(value).__name__} value out of range of a "
+                         f"C double") from None
+
+
+cdef int _pack_storage(object value, Operand *op, char *item) except -1:
+    """_pack for 'e', 'g', 'Zg': the value as a double (a complex as two),
+    rounded once into the storage format."""
+    cdef double parts[2]
+    cdef Py_ssize_t k = 1, i, unit
+    cdef Side side
+    if _is_complex(op.type):
+        z = complex(value)
+        parts[0] = z.real
+        parts[1] = z.imag
+        k = 2
+    else:
+        parts[0] = _as_double(value)
+    _side(op, &side)
+    unit = op.itemsize // k
+    for i in range(k):
+        _narrow_line(&side, &parts[i], item + i * unit, unit, 1)
+    return 0
+
+
 def fill(dst, value):
     """fill(dst, value)
 
@@ -2072,8 +2209,8 @@ def fill(dst, value):
         Writable, any strides.
     value : scalar
         Converted once to ``dst``'s item type: an int for integer formats
-        (``ValueError`` when out of range), a real for ``f``/``d``, a
-        complex for ``Zf``/``Zd``, truth for ``?``; for other formats
+        (``ValueError`` when out of range), a real for ``e``/``f``/``d``/``g``, a
+        complex for ``Zf``/``Zd``/``Zg``, truth for ``?``; for other formats
         whatever :meth:`pybuf.Format.pack` accepts.
 
     Raises
@@ -2543,9 +2680,11 @@ def byteswap(buf, *, out=None):
     """byteswap(buf, *, out=None)
 
     Reverse the bytes of every item of ``buf``: in place, or into ``out``
-    (same shape and itemsize; ``buf`` is then only read).  Complex items
-    have each half swapped, as numpy's ``byteswap``; items of a
-    non-numeric format are reversed whole.
+    (same shape and itemsize; ``buf`` is then only read).  As numpy's
+    ``byteswap``: complex items have each half swapped; struct items
+    each field (each number, each half of a complex, each character of a
+    str; bytes, bools and padding stay); items of another non-numeric
+    format are reversed whole.
 
     Returns
     -------
@@ -2568,6 +2707,10 @@ def byteswap(buf, *, out=None):
         _acquire(buf, &dv, True, "buf")
         try:
             _operand(&dv, &d)
+            fields = _swap_units(&dv, &d)
+            if fields is not None:
+                _bswap_fields(&d, fields)
+                return buf
             unit = d.itemsize // 2 if _is_complex(d.type) else d.itemsize
             _loop_init(&L, d.ndim, d.shape, d.data, d.strides, d.itemsize,
                        d.data, d.strides, d.itemsize, True)
@@ -2595,15 +2738,50 @@ def byteswap(buf, *, out=None):
                 memcpy(&s, &staged, sizeof(Operand))
             _loop_init(&L, d.ndim, d.shape, d.data, d.strides, d.itemsize,
                        s.data, s.strides, s.itemsize, True)
+            fields = _swap_units(&sv, &s)
             _ts = _unlock(d.nbytes >= NOGIL_BYTES)
-            _bswap_loop(&L, d.itemsize, unit)
+            if fields is None:
+                _bswap_loop(&L, d.itemsize, unit)
+            else:
+                _copy_loop(&L, d.itemsize)     # then swap out's fields in place
             _relock(_ts)
+            if fields is not None:
+                _bswap_fields(&d, fields)
         finally:
             free(tmp)
             PyBuffer_Release(&sv)
     finally:
         PyBuffer_Release(&dv)
     return out
+
+
+cdef object _swap_units(Py_buffer *v, Operand *op):
+    """For struct items: the (offset, unit, count) runs that numpy's
+    byteswap reverses one by one (each number, each half of a complex,
+    each character of a str); None for other items."""
+    if op.type != TYPE_OPAQUE:
+        return None
+    f = _reading(v)
+    if f is None or f.kind != "struct":
+        return None
+    return f._swap_units()
+
+
+cdef int _bswap_fields(Operand *d, object fields) except -1:
+    """Swap the fields of every item of ``d`` in place."""
+    cdef PyThreadState *_ts
+    cdef Loop L
+    cdef Py_ssize_t off, unit, count, k
+    cdef char *p
+    for off, unit, count in fields:
+        for k in range(count):
+            p = d.data + off + k * unit
+            _loop_init(&L, d.ndim, d.shape, p, d.strides, unit,
+                       p, d.strides, unit, True)
+            _ts = _unlock(d.nbytes >= NOGIL_BYTES)
+            _bswap_loop(&L, unit, unit)
+            _relock(_ts)
+    return 0
 
 
 def equal(a, b):
@@ -2625,6 +2803,10 @@ def equal(a, b):
             _operand(&bv, &ob)
             if not _same_shape(&oa, &ob):
                 return False
+            if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &oa, &bv, &ob):
+                masked = _equal_fields(a, b, &av)
+                if masked is not None:
+                    return masked
             return _equal_operands(&oa, &ob, &av, &bv)
         finally:
             PyBuffer_Release(&bv)
@@ -2659,6 +2841,7 @@ cdef bint _equal_operands(Operand *a, Operand *b, Py_buffer *av,
         zeros.type = TYPE_FLOAT64
         zeros.itemsize = 8
         zeros.swapped = False
+        zeros.storage = 0
         zeros.aligned = True
         for i in range(zeros.ndim):
             zeros.strides[i] = 0

@@ -29,3 +29,12 @@ except ImportError:
 requires_torch = pytest.mark.skipif(
     torch is None, reason="torch is not installed (.ci/run installs the CPU "
                           "build torch==2.13.0 when its wheel is on disk)")
+
+
+# Under the sanitizer job (.ci/sanitize) every allocation goes through
+# AddressSanitizer, which keeps freed memory in quarantine: resident-memory
+# measurements then say nothing about pybuf.
+under_asan = "libasan" in os.environ.get("LD_PRELOAD", "")
+measures_resident_memory = pytest.mark.skipif(
+    under_asan, reason="AddressSanitizer's quarantine keeps freed memory "
+                       "resident (the sanitizer job)")

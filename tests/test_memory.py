@@ -11,6 +11,7 @@ import pytest
 
 import pybuf
 from pybuf import buffer as _buffer
+from conftest import measures_resident_memory
 
 LIMITS = _buffer._cache_limits()
 MiB = 1 << 20
@@ -206,6 +207,7 @@ print(base, grown, kept, freed, after)
 """
 
 
+@measures_resident_memory
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"),
                     reason="needs /proc/self/statm (Linux)")
 @pytest.mark.parametrize("mib", [16, 64, 200])
