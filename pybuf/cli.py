@@ -363,7 +363,7 @@ class _ProgressLine:
         self.err, self.nsuites = err, nsuites
         self.tty = hasattr(err, "isatty") and err.isatty()
         self.t0 = time.perf_counter()
-        self.shown = False
+        self.shown = None           # the line on screen, while there is one
 
     def _elapsed(self):
         s = int(time.perf_counter() - self.t0)
@@ -374,7 +374,7 @@ class _ProgressLine:
             import shutil
             width = shutil.get_terminal_size().columns - 1
             self.err.write("\r" + text[:width] + "\033[K" + ("\n" if final else ""))
-            self.shown = not final
+            self.shown = None if final else text
         else:
             self.err.write(text + "\n")
         self.err.flush()
@@ -394,9 +394,12 @@ class _ProgressLine:
 
     def note(self, text):
         """A remark on its own line, the progress line redrawn below it."""
-        if self.tty and self.shown:
+        shown = self.shown if self.tty else None
+        if shown:
             self.err.write("\r\033[K")
         self.err.write(text + "\n")
+        if shown:
+            self._write(shown)
         self.err.flush()
 
     def done(self, text):
