@@ -18,8 +18,12 @@ try:
 except ImportError:          # not every Python ships CPython's test module
     _testbuffer = None
 
-requires_testbuffer = pytest.mark.skipif(
-    _testbuffer is None, reason="CPython's _testbuffer module is not available")
+TESTBUFFER_MISSING = (
+    "CPython's _testbuffer test module is not in this Python (python.org, "
+    "pyenv and conda builds have it; Debian and Ubuntu ship it in "
+    "libpython3.X-testsuite)")
+requires_testbuffer = pytest.mark.skipif(_testbuffer is None,
+                                         reason=TESTBUFFER_MISSING)
 
 try:
     import torch
@@ -27,5 +31,5 @@ except ImportError:
     torch = None
 
 requires_torch = pytest.mark.skipif(
-    torch is None, reason="torch is not installed (.ci/run installs the CPU "
-                          "build torch==2.13.0 when its wheel is on disk)")
+    torch is None, reason="needs PyTorch: pip install torch (the CPU build "
+                          "is enough)")
