@@ -107,15 +107,15 @@ def _elf_sections(path):
     if is64:
         shoff, = struct.unpack_from(e + "Q", data, 0x28)
         shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x3A)
-        name_at, offset_at, offset_fmt = 0, 0x18, "Q"
+        offset_at, offset_fmt = 0x18, "Q"
     else:
         shoff, = struct.unpack_from(e + "I", data, 0x20)
         shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x2E)
-        name_at, offset_at, offset_fmt = 0, 0x10, "I"
+        offset_at, offset_fmt = 0x10, "I"
 
     def header(i):
         at = shoff + i * shentsize
-        name, = struct.unpack_from(e + "I", data, at + name_at)
+        name, = struct.unpack_from(e + "I", data, at)      # sh_name
         offset, = struct.unpack_from(e + offset_fmt, data, at + offset_at)
         return name, offset
 
@@ -217,7 +217,7 @@ def test_sdist_holds_the_tests_docs_and_licence(tmp_path):
     assert not generated, f"generated C in the sdist: {generated}"
     assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc"))
                 or "/_build/" in n or "__pycache__" in n]
-    if shutil.which("twine") or importlib.util.find_spec("twine"):
+    if importlib.util.find_spec("twine"):
         check = subprocess.run([sys.executable, "-m", "twine", "check",
                                 "--strict", str(sdist)],
                                capture_output=True, text=True, timeout=300)
