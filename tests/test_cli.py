@@ -274,6 +274,17 @@ def test_progress_line_on_a_terminal():
     assert "\r[1/2] bench_x 0:00 #2 fill 1 MiB / memset\033[K" in text
 
 
+def test_cache_eviction_reads_more_than_the_last_level_cache():
+    from pybuf.bench import common
+    llc = common.last_level_cache()
+    size = common.eviction_size()
+    assert size >= 64 << 20
+    if llc is not None:
+        assert 32 << 10 <= llc < size and size >= 2 * llc
+    else:
+        assert size == 512 << 20
+
+
 def test_bench_suite_failure_is_reported(tiny_bench):
     (tiny_bench / "bench_broken.py").write_text(
         "def run(quick=False):\n    raise RuntimeError('broken on purpose')\n")

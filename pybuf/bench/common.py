@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import glob
 import sys
 import time
 
@@ -42,10 +43,36 @@ def note(text):
         print(text, file=sys.stderr, flush=True)
 
 
-def evict_caches(nbytes=512 << 20):
-    """Read a block larger than the last-level cache, so that the next timed
-    call starts with cold caches (untimed)."""
+def last_level_cache():
+    """Bytes of the largest CPU cache (Linux sysfs), or None if unknown."""
+    sizes = []
+    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            sizes.append(int(digits) * scale)
+    return max(sizes, default=None)
+
+
+def eviction_size():
+    """How much evict_caches reads: twice the last-level cache (at least
+    64 MiB), or 512 MiB when the cache size is unknown."""
+    llc = last_level_cache()
+    return 512 << 20 if llc is None else max(2 * llc, 64 << 20)
+
+
+def evict_caches(nbytes=None):
+    """Read a block larger than the last-level cache (``eviction_size()``
+    bytes by default), so that the next timed call starts with cold caches
+    (untimed)."""
     global _EVICT
+    if nbytes is None:
+        nbytes = eviction_size()
     if _EVICT is None or len(_EVICT) < nbytes:
         _EVICT = bytearray(nbytes)
         _EVICT[::4096] = b"\1" * len(range(0, nbytes, 4096))
