@@ -145,9 +145,9 @@ def test_extension_modules_without_debug_info():
             assert ".debug_info" in debug, name
 
 
-def _extern_headers(pxd_text):
-    """The headers a .pxd names in ``cdef extern from "..."``."""
-    return set(re.findall(r'cdef\s+extern\s+from\s+"([^"*]+\.h)"', pxd_text))
+def _extern_headers(text):
+    """The headers a .pxd or .pyx names in ``cdef extern from "..."``."""
+    return set(re.findall(r'cdef\s+extern\s+from\s+"([^"*]+\.h)"', text))
 
 
 def test_headers_shipped_only_where_a_pxd_needs_them():
@@ -215,6 +215,13 @@ def test_sdist_holds_the_tests_docs_and_licence(tmp_path):
     generated = [n for n in names if n.endswith(".c")
                  and n[:-2] + ".pyx" in names]
     assert not generated, f"generated C in the sdist: {generated}"
+    # What the sources include from the package folder ships, so that the
+    # sdist builds.
+    for source in glob.glob(os.path.join(ROOT, "pybuf", "*.p[xy][xd]")):
+        with open(source) as f:
+            for header in _extern_headers(f.read()):
+                if os.path.isfile(os.path.join(ROOT, "pybuf", header)):
+                    assert f"pybuf/{os.path.normpath(header)}" in names, header
     assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc"))
                 or "/_build/" in n or "__pycache__" in n]
     if importlib.util.find_spec("twine"):
