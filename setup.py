@@ -2,7 +2,7 @@
 
 Metadata lives in pyproject.toml; this file only lists the extensions and sets
 the Cython directives, once, for all of them.  ``PYBUF_DEBUG=1`` turns the
-bounds, wraparound and initialisation checks back on.
+bounds, wraparound and initialisation checks back on and keeps debug info.
 """
 import os
 
@@ -21,7 +21,9 @@ directives = {
     "cdivision": not DEBUG,
 }
 
-extra_compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+# -g0 last: Python's own CFLAGS often carry -g, and release wheels ship
+# without debug info (a PYBUF_DEBUG=1 build keeps it).
+extra_compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-g0"]
 extra_link_args = []
 if os.name == "posix":
     # pybuf.kernels splits large work between two POSIX threads.

@@ -1,23 +1,20 @@
 """Measure sharing against copying and draw the figure of "Why a buffer
 protocol" (``_static/share-vs-copy.png`` and ``.csv``).
 
-Run from the repository root: ``python docs/make_plots.py``.  Needs numpy and
+Run ``python docs/make_plots.py`` with pybuf installed.  Needs numpy and
 matplotlib.  The committed figure was made on the machine named in the CSV;
 rerun it to see your own.
 """
 import csv
 import os
 import platform
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
-sys.path.insert(0, os.path.dirname(HERE))
 
 import numpy as np  # noqa: E402
 
 import pybuf  # noqa: E402
-from common import auto_number, median_time  # noqa: E402
+from pybuf.bench.common import auto_number, median_time  # noqa: E402
 
 SIZES = [1 << 10, 1 << 14, 1 << 18, 1 << 22, 1 << 26]
 

@@ -7,12 +7,16 @@ exits with status 2; no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.util
 import inspect
 import json
+import math
 import os
+import pickle
 import platform
 import re
+import struct
 import sys
 import time
 
@@ -64,37 +68,54 @@ def cmd_demo(args, out=sys.stdout):
     if args.mib < 1:
         raise UsageError("python -m pybuf demo: error: --mib must be at least 1")
     nbytes = args.mib << 20
+    try:
+        buf = pybuf.zeros(nbytes // 8, "d")
+    except (OverflowError, MemoryError) as exc:
+        why = ("more bytes than a size can hold" if isinstance(exc, OverflowError)
+               else str(exc) or "out of memory")
+        raise UsageError(f"python -m pybuf demo: error: --mib {args.mib}: "
+                         f"cannot allocate that much ({why})")
     say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
 
     say(f"Step 1. Allocate {args.mib} MiB of float64 with pybuf.zeros.")
-    buf = pybuf.zeros(nbytes // 8, "d")
     say(f"   {buf!r}")
     say(f"   address {buf.address:#x} (a multiple of 64: "
         f"{buf.address % 64 == 0})")
 
-    say("Step 2. Share it with every consumer that is installed (no copies).")
+    say("Step 2. Share it, without a copy, with the standard library's "
+        "consumers,")
+    say("        and with numpy and PyTorch when they are installed.")
     mv = memoryview(buf)
-    consumers = {"memoryview": mv}
+    # ctypes wraps the memory as a C array of doubles; pickle's PickleBuffer
+    # is what protocol 5 hands out of band.  Both hold an export of buf.
+    carr = (ctypes.c_double * len(buf)).from_buffer(buf)
+    pb = pickle.PickleBuffer(buf)
     addresses = {"pybuf.Buffer": buf.address,
-                 "memoryview": pybuf.describe(mv).address}
+                 "memoryview": pybuf.describe(mv).address,
+                 "ctypes array": ctypes.addressof(carr),
+                 "PickleBuffer": pybuf.describe(pb).address}
+    # How each consumer reads item i (struct reads the PickleBuffer in place).
+    readers = {"pybuf.Buffer": buf.__getitem__, "memoryview": mv.__getitem__,
+               "ctypes array": carr.__getitem__,
+               "PickleBuffer": lambda i: struct.unpack_from("d", pb, 8 * i)[0]}
     try:
         import numpy as np
     except ImportError:
         np = None
-        say("   numpy is not installed: skipping numpy")
+        say("   numpy is not installed: skipping numpy (pip install numpy)")
     if np is not None:
         arr = np.asarray(buf)
-        consumers["numpy"] = arr
         addresses["numpy"] = arr.__array_interface__["data"][0]
+        readers["numpy"] = lambda i: float(arr[i])
     try:
         import torch
     except ImportError:
         torch = None
-        say("   PyTorch is not installed: skipping torch")
+        say("   PyTorch is not installed: skipping torch (pip install torch)")
     if torch is not None:
         tensor = torch.frombuffer(buf, dtype=torch.float64)
-        consumers["torch"] = tensor
         addresses["torch"] = tensor.data_ptr()
+        readers["torch"] = lambda i: float(tensor[i])
     for name, addr in addresses.items():
         say(f"   {name:<13} sees address {addr:#x}")
     same = len(set(addresses.values())) == 1
@@ -102,17 +123,19 @@ def cmd_demo(args, out=sys.stdout):
         f"(the Buffer counts {buf.exports} live exports)")
 
     say("Step 3. Write through one consumer, read through all the others.")
-    mv[0] = 42.0
-    seen = {"pybuf.Buffer": buf[0]}
-    seen.update((name, float(c[0])) for name, c in consumers.items())
+    carr[0] = 42.0
+    say("   the ctypes array wrote 42.0 into item 0:")
+    seen = {name: read(0) for name, read in readers.items()}
     for name, value in seen.items():
         say(f"   {name:<13} item 0 = {value}")
-    writes_seen = all(v == 42.0 for v in seen.values())
-    if np is not None:
-        consumers["numpy"][-1] = -1.0
-        last = buf[len(buf) - 1]
-        say(f"   numpy wrote item -1; pybuf.Buffer reads {last}")
-        writes_seen = writes_seen and last == -1.0
+    last = len(buf) - 1
+    struct.pack_into("d", mv, 8 * last, -1.0)
+    seen_last = {name: read(last) for name, read in readers.items()}
+    agree = sum(v == -1.0 for v in seen_last.values())
+    say("   struct.pack_into wrote -1.0 into item -1 through the memoryview:")
+    say(f"   {agree} of {len(seen_last)} consumers read -1.0 back")
+    writes_seen = (all(v == 42.0 for v in seen.values())
+                   and all(v == -1.0 for v in seen_last.values()))
 
     say("Step 4. Share against copy, at several sizes (median times).")
     say(f"   {'size':>9}  {'share (memoryview)':>19}  {'copy (Buffer.copy)':>19}"
@@ -136,11 +159,13 @@ def cmd_demo(args, out=sys.stdout):
         say(f"   {line}")
     view.release()
 
-    del consumers, seen
+    del readers
     if torch is not None:
         del tensor
     if np is not None:
         del arr
+    del carr
+    pb.release()
     mv.release()
     ok = same and writes_seen
     say(f"Summary: {args.mib} MiB shared by pointer with "
@@ -164,7 +189,13 @@ def _parse_shape(text):
         raise UsageError(f"python -m pybuf describe: error: bad --shape "
                          f"{text!r}: expected non-negative integers separated "
                          f"by commas, e.g. 3,4")
-    return tuple(int(p) for p in parts)
+    shape = tuple(int(p) for p in parts)
+    for n in shape:
+        if n > sys.maxsize:
+            raise UsageError(f"python -m pybuf describe: error: bad --shape "
+                             f"{text!r}: {n} is larger than the largest "
+                             f"size, {sys.maxsize}")
+    return shape
 
 
 def _parse_index(text):
@@ -203,13 +234,22 @@ def cmd_describe(args, out=sys.stdout):
     shape = _parse_shape(args.shape)
     key = _parse_index(args.index) if args.index is not None else None
     try:
+        itemsize = pybuf.calcsize(args.format)
+    except (ValueError, TypeError, NotImplementedError, OverflowError) as exc:
+        raise UsageError(f"python -m pybuf describe: error: bad --format: {exc}")
+    try:
         buf = pybuf.zeros(shape, args.format, order=args.order)
     except (ValueError, TypeError, NotImplementedError) as exc:
         what = "--format" if "format" in str(exc) else "--shape"
         raise UsageError(f"python -m pybuf describe: error: bad {what}: {exc}")
     except (OverflowError, MemoryError) as exc:
+        # Too many bytes: the shape's or the item's fault, or both.
+        nitems = math.prod(shape)
+        why = (f"{nitems} items of {itemsize} bytes are more than a size can "
+               f"hold ({sys.maxsize} bytes)"
+               if nitems * itemsize > sys.maxsize else exc or "out of memory")
         raise UsageError(f"python -m pybuf describe: error: bad --shape "
-                         f"{args.shape!r}: {exc or 'too large'}")
+                         f"{args.shape!r} for --format {args.format!r}: {why}")
     if key is not None:
         try:
             buf = buf[key]
@@ -265,35 +305,48 @@ def target_met(row):
             "<": value < limit, ">": value > limit}[op]
 
 
-def find_suites(folder, names=()):
-    """Paths of the ``bench_*.py`` files in ``folder`` (optionally only
-    those whose name, with or without ``bench_``, is in ``names``)."""
-    if not os.path.isdir(folder):
-        raise UsageError(f"python -m pybuf bench: error: no benchmark folder "
-                         f"{folder!r}: run from a pybuf checkout or pass --dir")
-    found = sorted(f for f in os.listdir(folder)
-                   if f.startswith("bench_") and f.endswith(".py"))
+def find_suites(folder=None, names=()):
+    """The suites to run, as (name, source) pairs: pybuf's own
+    (``source`` is the module name, e.g. ``pybuf.bench.bench_kernels``), or
+    the ``bench_*.py`` files of ``folder`` (``source`` is the path);
+    optionally only those whose name, with or without ``bench_``, is in
+    ``names``."""
+    if folder is None:
+        from pybuf import bench
+        found = {f"bench_{n}": f"pybuf.bench.bench_{n}"
+                 for n in bench.suite_names()}
+        where = "pybuf.bench"
+    elif not os.path.isdir(folder):
+        raise UsageError(f"python -m pybuf bench: error: --dir {folder!r}: "
+                         f"no such folder")
+    else:
+        found = {f[:-3]: os.path.join(folder, f) for f in sorted(os.listdir(folder))
+                 if f.startswith("bench_") and f.endswith(".py")}
+        where = repr(folder)
     if names:
         wanted = {n if n.startswith("bench_") else "bench_" + n for n in names}
         wanted = {n[:-3] if n.endswith(".py") else n for n in wanted}
-        missing = wanted - {f[:-3] for f in found}
+        missing = wanted - set(found)
         if missing:
-            raise UsageError(f"python -m pybuf bench: error: no suite "
-                             f"{', '.join(sorted(missing))} in {folder!r} "
-                             f"(have: {', '.join(f[6:-3] for f in found)})")
-        found = [f for f in found if f[:-3] in wanted]
+            raise UsageError(f"python -m pybuf bench: error: --suite: no suite "
+                             f"{', '.join(sorted(missing))} in {where} "
+                             f"(have: {', '.join(n[6:] for n in found)})")
+        found = {n: src for n, src in found.items() if n in wanted}
     if not found:
-        raise UsageError(f"python -m pybuf bench: error: no bench_*.py "
-                         f"suites in {folder!r}")
-    return [os.path.join(folder, f) for f in found]
+        raise UsageError(f"python -m pybuf bench: error: --dir: no bench_*.py "
+                         f"suites in {where}")
+    return list(found.items())
 
 
-def _load_suite(path):
-    folder = os.path.dirname(os.path.abspath(path))
-    name = os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(f"pybuf_bench_{name}", path)
+def _load_suite(source):
+    """Import a suite by module name, or from a file (its folder on
+    ``sys.path`` meanwhile, so that it can import helpers beside it)."""
+    if not source.endswith(".py"):
+        return importlib.import_module(source)
+    folder = os.path.dirname(os.path.abspath(source))
+    name = os.path.splitext(os.path.basename(source))[0]
+    spec = importlib.util.spec_from_file_location(f"pybuf_bench_{name}", source)
     module = importlib.util.module_from_spec(spec)
-    # Suites import the shared harness as ``common``, from their own folder.
     sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
@@ -302,28 +355,84 @@ def _load_suite(path):
     return module
 
 
-def run_suites(paths, quick=False, err=sys.stderr):
-    """Run each suite, showing progress on ``err``; return (rows, failures)."""
+class _ProgressLine:
+    """Where the benchmarks are, on stderr: one line rewritten in place on
+    a terminal, a line per step otherwise (a log, a pipe)."""
+
+    def __init__(self, err, nsuites):
+        self.err, self.nsuites = err, nsuites
+        self.tty = hasattr(err, "isatty") and err.isatty()
+        self.t0 = time.perf_counter()
+        self.shown = None           # the line on screen, while there is one
+
+    def _elapsed(self):
+        s = int(time.perf_counter() - self.t0)
+        return f"{s // 60}:{s % 60:02d}"
+
+    def _write(self, text, final=False):
+        if self.tty:
+            import shutil
+            width = shutil.get_terminal_size().columns - 1
+            self.err.write("\r" + text[:width] + "\033[K" + ("\n" if final else ""))
+            self.shown = None if final else text
+        else:
+            self.err.write(text + "\n")
+        self.err.flush()
+
+    def suite(self, n, name):
+        self.n, self.name, self.count = n, name, 0
+        self.suite_t0 = time.perf_counter()
+        self._write(f"[{n}/{self.nsuites}] {name} {self._elapsed()}")
+
+    def step(self, text):
+        self.count += 1
+        self._write(f"[{self.n}/{self.nsuites}] {self.name} {self._elapsed()} "
+                    f"#{self.count} {text}")
+
+    def case(self, case, baseline):
+        self.step(f"{case} / {baseline}")
+
+    def note(self, text):
+        """A remark on its own line, the progress line redrawn below it."""
+        shown = self.shown if self.tty else None
+        if shown:
+            self.err.write("\r\033[K")
+        self.err.write(text + "\n")
+        if shown:
+            self._write(shown)
+        self.err.flush()
+
+    def done(self, text):
+        self._write(f"[{self.n}/{self.nsuites}] {self.name} {self._elapsed()} "
+                    f"{text}", final=True)
+
+
+def run_suites(suites, quick=False, err=sys.stderr):
+    """Run each (name, source) suite, showing progress on ``err``; return
+    (rows, failures)."""
+    from pybuf.bench import common
     rows, failures = [], []
-    for n, path in enumerate(paths, 1):
-        name = os.path.basename(path)
-        print(f"[{n}/{len(paths)}] {name} ...", file=err, flush=True)
-        t0 = time.perf_counter()
-        try:
-            module = _load_suite(path)
-            run = module.run
-            kwargs = {"quick": quick}
-            if "progress" in inspect.signature(run).parameters:
-                kwargs["progress"] = lambda case: print(
-                    f"      {case}", file=err, flush=True)
-            got = list(run(**kwargs))
-        except Exception as exc:      # one broken suite must not stop the rest
-            failures.append((name, f"{type(exc).__name__}: {exc}"))
-            print(f"      FAILED: {type(exc).__name__}: {exc}", file=err, flush=True)
-            continue
-        rows.extend(got)
-        print(f"      {len(got)} comparisons in {time.perf_counter() - t0:.1f} s",
-              file=err, flush=True)
+    line = _ProgressLine(err, len(suites))
+    common.set_progress(line.case, line.note)
+    try:
+        for n, (name, source) in enumerate(suites, 1):
+            line.suite(n, name)
+            t0 = time.perf_counter()
+            try:
+                run = _load_suite(source).run
+                kwargs = {"quick": quick}
+                if "progress" in inspect.signature(run).parameters:
+                    kwargs["progress"] = line.step
+                got = list(run(**kwargs))
+            except Exception as exc:  # one broken suite must not stop the rest
+                failures.append((name, f"{type(exc).__name__}: {exc}"))
+                line.done(f"FAILED: {type(exc).__name__}: {exc}")
+                continue
+            rows.extend(got)
+            line.done(f"{len(got)} comparisons in "
+                      f"{time.perf_counter() - t0:.1f} s")
+    finally:
+        common.set_progress(None)
     return rows, failures
 
 
@@ -380,19 +489,27 @@ def plot_rows(rows, path):
 
 def cmd_bench(args, out=sys.stdout):
     """Run the benchmark suites and print the ratio table."""
+    try:
+        if args.dir is None:
+            import numpy  # noqa: F401
+    except ImportError:
+        raise UsageError("python -m pybuf bench: error: the benchmarks "
+                         "compare pybuf with numpy, which is not installed "
+                         "(pip install numpy)")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise UsageError("python -m pybuf bench: error: --plot needs "
-                             "matplotlib (pip install matplotlib)")
+                             "matplotlib, which is not installed (pip "
+                             "install matplotlib)")
     for opt, path in (("--json", args.json), ("--plot", args.plot)):
         # Fail before a long run, not after it.
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise UsageError(f"python -m pybuf bench: error: {opt} {path!r}: "
                              f"no such directory")
-    paths = find_suites(args.dir, args.suite)
-    rows, failures = run_suites(paths, quick=args.quick)
+    suites = find_suites(args.dir, args.suite)
+    rows, failures = run_suites(suites, quick=args.quick)
     print(ratio_table(rows), file=out)
     for name, why in failures:
         print(f"suite {name} failed: {why}", file=out)
@@ -457,10 +574,11 @@ def build_parser():
 
     demo = sub.add_parser(
         "demo", help="zero-copy sharing, narrated and timed",
-        description="Allocate a large Buffer, share it with memoryview, numpy "
-        "and PyTorch (those installed) without copying, show one address and "
-        "a write seen everywhere, time share against copy, describe a "
-        "strided view.")
+        description="Allocate a large Buffer, share it without copying with "
+        "the standard library's memoryview, ctypes and pickle.PickleBuffer, "
+        "and with numpy and PyTorch when they are installed; show one "
+        "address and writes seen everywhere, time share against copy, "
+        "describe a strided view.")
     demo.add_argument("--mib", type=int, default=256,
                       help="size of the demo buffer in MiB (default 256)")
     demo.set_defaults(func=cmd_demo)
@@ -491,12 +609,15 @@ def build_parser():
 
     bench = sub.add_parser(
         "bench", help="run the benchmarks and print a ratio table",
-        description="Run the bench_*.py suites of a pybuf checkout; every row "
-        "compares pybuf with a baseline timed in the same run.")
+        description="Run pybuf's benchmark suites (installed with it; they "
+        "need numpy); every row compares pybuf with a baseline timed in the "
+        "same run.  Progress goes to stderr, the table to stdout.")
     bench.add_argument("--quick", action="store_true",
-                       help="fewer repetitions and sizes (a smoke run)")
-    bench.add_argument("--dir", default="benchmarks",
-                       help="folder of the suites (default ./benchmarks)")
+                       help="fewer repetitions and smaller sizes: a smoke "
+                       "run of under 30 seconds")
+    bench.add_argument("--dir", metavar="FOLDER",
+                       help="run the bench_*.py suites of this folder "
+                       "instead of pybuf's own")
     bench.add_argument("--suite", action="append", default=[], metavar="NAME",
                        help="run only this suite (e.g. buffer); repeatable")
     bench.add_argument("--json", metavar="FILE",

@@ -18,8 +18,12 @@ try:
 except ImportError:          # not every Python ships CPython's test module
     _testbuffer = None
 
-requires_testbuffer = pytest.mark.skipif(
-    _testbuffer is None, reason="CPython's _testbuffer module is not available")
+TESTBUFFER_MISSING = (
+    "CPython's _testbuffer test module is not in this Python (python.org, "
+    "pyenv and conda builds have it; Debian and Ubuntu ship it in "
+    "libpython3.X-testsuite)")
+requires_testbuffer = pytest.mark.skipif(_testbuffer is None,
+                                         reason=TESTBUFFER_MISSING)
 
 try:
     import torch
@@ -27,14 +31,14 @@ except ImportError:
     torch = None
 
 requires_torch = pytest.mark.skipif(
-    torch is None, reason="torch is not installed (.ci/run installs the CPU "
-                          "build torch==2.13.0 when its wheel is on disk)")
+    torch is None, reason="needs PyTorch: pip install torch (the CPU build "
+                          "is enough)")
 
 
-# Under the sanitizer job (.ci/sanitize) every allocation goes through
-# AddressSanitizer, which keeps freed memory in quarantine: resident-memory
-# measurements then say nothing about pybuf.
+# With AddressSanitizer loaded (LD_PRELOAD, as the sanitizer job runs the
+# suite) freed memory sits in its quarantine: resident-memory measurements
+# then say nothing about pybuf.
 under_asan = "libasan" in os.environ.get("LD_PRELOAD", "")
 measures_resident_memory = pytest.mark.skipif(
-    under_asan, reason="AddressSanitizer's quarantine keeps freed memory "
-                       "resident (the sanitizer job)")
+    under_asan, reason="AddressSanitizer is loaded: its quarantine keeps freed "
+                       "memory resident")

@@ -12,7 +12,7 @@ import pytest
 import pybuf
 from conftest import requires_testbuffer
 
-np = pytest.importorskip("numpy")
+np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
 NATIVE = "?cbBhHiIlLqQnNfdP"
 

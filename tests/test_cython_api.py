@@ -4,8 +4,9 @@ import pytest
 import pybuf
 from cybuild import build_extension
 
-np = pytest.importorskip("numpy")
-pytest.importorskip("Cython")
+np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
+pytest.importorskip("Cython", reason="compiling a consumer needs Cython: "
+                    "pip install Cython")
 
 CONSUMER = """
 from pybuf.buffer cimport Buffer

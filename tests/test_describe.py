@@ -13,7 +13,7 @@ from pybuf.describe import REQUESTS, format_meaning
 
 from conftest import _testbuffer, requires_testbuffer
 
-np = pytest.importorskip("numpy")
+np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 byte_bounds = getattr(np.lib, "array_utils", np).byte_bounds if hasattr(
     np.lib, "array_utils") else np.byte_bounds
 

@@ -21,9 +21,10 @@ PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(pybuf.__file__)))
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 if not os.path.isdir(DOCS):          # e.g. tests run from an sdist
-    pytest.skip("no docs/ folder next to the tests", allow_module_level=True)
+    pytest.skip("no docs/ folder next to the tests: run them from a pybuf "
+                "checkout or its sdist", allow_module_level=True)
 
-np = pytest.importorskip("numpy")
+np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
 # Pages that a test of their own runs, doctests and literal code blocks
 # alike: interop.rst (its Dask pattern needs a cluster) by test_interop, its
@@ -243,7 +244,7 @@ def test_every_page_is_in_the_toctree():
 
 
 def test_sphinx_build_is_clean(tmp_path):
-    pytest.importorskip("sphinx")
+    pytest.importorskip("sphinx", reason="needs Sphinx: pip install sphinx")
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b",
          "html", DOCS, str(tmp_path / "html")],

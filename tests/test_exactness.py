@@ -36,7 +36,7 @@ requires_test_buffer = pytest.mark.skipif(
 
 
 def _np():
-    return pytest.importorskip("numpy")
+    return pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
 
 def _same(x, y):

@@ -16,7 +16,7 @@ import pytest
 import pybuf
 from cybuild import build_extension
 
-np = pytest.importorskip("numpy")
+np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
 
 class Owner:
@@ -265,7 +265,7 @@ def calls_without_gil():
 
 @pytest.fixture(scope="module")
 def ext(tmp_path_factory):
-    pytest.importorskip("Cython")
+    pytest.importorskip("Cython", reason="needs Cython: pip install Cython")
     return build_extension(tmp_path_factory.mktemp("frompointer"),
                            "frompointer", EXTENSION)
 

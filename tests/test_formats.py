@@ -30,7 +30,7 @@ NATIVE_BO = "<" if sys.byteorder == "little" else ">"
 
 
 def _np():
-    return pytest.importorskip("numpy")
+    return pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
 
 def _np_reader(np):

@@ -14,9 +14,9 @@ import sys
 import pytest
 
 import pybuf
-from conftest import requires_testbuffer
+from conftest import TESTBUFFER_MISSING, requires_testbuffer
 
-tb = pytest.importorskip("_testbuffer")
+tb = pytest.importorskip("_testbuffer", reason=TESTBUFFER_MISSING)
 pytestmark = requires_testbuffer
 
 REQUESTS = {

@@ -233,7 +233,8 @@ def test_process_pool_executor_spawn():
 # --- Dask ------------------------------------------------------------------------
 
 def test_dask_distributed_64mib():
-    distributed = pytest.importorskip("distributed")
+    distributed = pytest.importorskip(
+        "distributed", reason="needs Dask's distributed: pip install distributed")
     from distributed.protocol import deserialize, serialize
 
     n = 64 << 20
@@ -589,7 +590,8 @@ def test_docs_interop_page_runs():
     page = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
         __file__))), "docs", "interop.rst")
     if not os.path.exists(page):
-        pytest.skip("no docs/ folder next to the tests")
+        pytest.skip("no docs/ folder next to the tests: run them from a "
+                    "pybuf checkout or its sdist")
     result = doctest.testfile(page, module_relative=False,
                               optionflags=doctest.ELLIPSIS |
                               doctest.NORMALIZE_WHITESPACE)

@@ -10,7 +10,7 @@ import pytest
 
 import pybuf
 
-np = pytest.importorskip("numpy")
+np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
 from cybuild import build_extension  # noqa: E402
 

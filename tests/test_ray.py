@@ -21,9 +21,8 @@ except ImportError:
     ray = None
 
 pytestmark = pytest.mark.skipif(
-    ray is None, reason="Ray is not installed: pip install ray (or "
-                        "pip install 'pybuf[interop]'); .ci/run installs it "
-                        "when the package index has it")
+    ray is None, reason="needs Ray: pip install ray (or "
+                        "pip install 'pybuf[interop]')")
 
 STORE_BYTES = 128 << 20
 MAPS = "/proc/self/maps"

@@ -1,6 +1,6 @@
 """Format engine benchmarks: format cache, native and struct tolist.
 
-Run ``python benchmarks/bench_formats.py`` (``--quick`` for a short run).
+Run ``python -m pybuf.bench.bench_formats`` (``--quick`` for a short run).
 Targets (issue 3): a Buffer with a format seen before costs a cache lookup
 (``empty(1024, "d")`` within 10% of ``empty(1024, "B")``); ``tolist()`` of
 10**6 native items within 1.5x of ``memoryview.tolist()``; unpacking 10**6
@@ -8,15 +8,11 @@ struct items within 1.5x of ``struct.iter_unpack``.
 """
 from __future__ import annotations
 
-import os
 import struct
 import sys
 
-if __name__ == "__main__":         # run as a script from a checkout
-    sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
-
-import pybuf  # noqa: E402
-from benchmarks.common import Row, compare, format_table  # noqa: E402
+import pybuf
+from pybuf.bench.common import Row, compare, format_table
 
 SUITE = "formats"
 

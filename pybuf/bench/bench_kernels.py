@@ -11,7 +11,7 @@ machine with a large shared L3 are 1.2-3.5x optimistic.  Each case gives
 Ratios are pybuf time / baseline time: below 1, pybuf is faster.  A size
 sweep from 1 KiB to 256 MiB follows for copyto, fill and sum.
 
-Run ``python benchmarks/bench_kernels.py`` (``--quick``: small sizes, for
+Run ``python -m pybuf.bench.bench_kernels`` (``--quick``: small sizes, for
 iterating).  numpy's BLAS (``dot``) may be slowed or pinned by
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment; they are reported,
 never changed.
@@ -22,12 +22,10 @@ import ctypes
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 import numpy as np  # noqa: E402
 
 import pybuf  # noqa: E402
-from common import Row, compare, format_table, median_time  # noqa: E402
+from pybuf.bench.common import Row, compare, format_table, median_time  # noqa: E402
 
 SUITE = "kernels"
 MiB = 1 << 20

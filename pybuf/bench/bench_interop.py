@@ -10,23 +10,21 @@
 * Handing 256 MiB to another process: through ``pybuf.shared`` (the child
   attaches by name) against pickling it through a pipe.
 
-Run ``python benchmarks/bench_interop.py [--quick]``; ``--quick`` uses
+Run ``python -m pybuf.bench.bench_interop [--quick]``; ``--quick`` uses
 32 MiB and fewer repeats.  Sizes are in the case names; no GB/s column,
 since the point is that nothing is read.
 """
 from __future__ import annotations
 
 import multiprocessing
-import os
 import pickle
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Row, auto_number, compare, format_table, median_time  # noqa: E402
-
-import pybuf  # noqa: E402
+import pybuf
+from pybuf.bench.common import (Row, auto_number, compare, format_table,
+                                median_time, report)
 
 SUITE = "interop"
 KIB = 1 << 10
@@ -51,6 +49,7 @@ def _compare_each(case, fn, baseline, baseline_fn, *, nbytes=0, repeat=5,
                   target=""):
     """As common.compare, but each side runs its own number of calls per
     run: a sub-microsecond share and a 256 MiB copy cannot share one."""
+    report(case, baseline)
     a = median_time(fn, repeat=repeat, number=auto_number(fn))
     b = median_time(baseline_fn, repeat=repeat, number=auto_number(baseline_fn))
     return Row(SUITE, case, a, baseline, b, nbytes, target)

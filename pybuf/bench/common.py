@@ -1,7 +1,8 @@
-"""Timing harness shared by every benchmark suite in this folder.
+"""Timing harness shared by every benchmark suite in :mod:`pybuf.bench`.
 
 Each suite is a module ``bench_*.py`` with a ``run(quick=False)`` function
-that returns a list of :class:`Row`; run as a script it prints its table.
+that returns a list of :class:`Row`; run with ``python -m`` it prints its
+table.
 Every row compares a pybuf operation with a baseline measured in the same
 run (numpy, memoryview, memmove ...), as a ratio of median times.  The
 machine is shared and noisy: read the ratios, not the absolute times.
@@ -10,20 +11,74 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import glob
+import sys
 import time
 
 _EVICT = None
+# The command line's progress line: called with (case, baseline) as each
+# comparison starts, and with a note for the user (see set_progress).
+_progress = None
+_note = None
 
 
-def evict_caches(nbytes=512 << 20):
-    """Read a block larger than the last-level cache, so that the next timed
-    call starts with cold caches (untimed)."""
+def set_progress(progress, note=None):
+    """Call ``progress(case, baseline)`` as each comparison starts and
+    ``note(text)`` for each remark a suite makes (``None``: stop)."""
+    global _progress, _note
+    _progress, _note = progress, note
+
+
+def report(case, baseline):
+    """Tell the progress callback (if any) that a comparison starts."""
+    if _progress is not None:
+        _progress(case, baseline)
+
+
+def note(text):
+    """A remark for the user (e.g. rows skipped, and why), on stderr."""
+    if _note is not None:
+        _note(text)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
+def last_level_cache():
+    """Bytes of the largest CPU cache (Linux sysfs), or None if unknown."""
+    sizes = []
+    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        digits = text.rstrip("KMG")
+        if digits.isdigit():
+            sizes.append(int(digits) * scale)
+    return max(sizes, default=None)
+
+
+def eviction_size():
+    """How much evict_caches reads: twice the last-level cache (at least
+    64 MiB), or 512 MiB when the cache size is unknown."""
+    llc = last_level_cache()
+    return 512 << 20 if llc is None else max(2 * llc, 64 << 20)
+
+
+def evict_caches(nbytes=None):
+    """Read a block larger than the last-level cache (``eviction_size()``
+    bytes by default), so that the next timed call starts with cold caches
+    (untimed)."""
     global _EVICT
+    if nbytes is None:
+        nbytes = eviction_size()
     if _EVICT is None or len(_EVICT) < nbytes:
         _EVICT = bytearray(nbytes)
         _EVICT[::4096] = b"\1" * len(range(0, nbytes, 4096))
-    # bytes.count reads every byte of the block.
-    _EVICT.count(b"\2")
+    # find() of a byte that is not there reads every byte of the block
+    # (memchr: several times faster than count(), which loops byte by byte).
+    _EVICT.find(b"\2")
 
 
 def median_time(fn, *, repeat=7, number=1, setup=None, cold=False):
@@ -97,18 +152,26 @@ def compare(suite, case, pybuf_fn, baseline, baseline_fn, *, nbytes=0,
             target="", repeat=7, cold=False, number=None):
     """Time ``pybuf_fn`` and ``baseline_fn`` and return a :class:`Row`.
 
-    The runs of the two alternate (A B A B ...), each of ``number`` calls
-    (by default enough for about 20 ms; one call with ``cold``, which
-    evicts the caches before each run), so that a change in the load of a
-    shared machine during the measurement affects both sides alike; each
-    side's time is the median of its ``repeat`` runs.
+    The runs of the two alternate (A B A B ...), so that a change in the
+    load of a shared machine during the measurement affects both sides
+    alike; each side's time is the median of its ``repeat`` runs.  A run is
+    ``number`` calls; by default one call with ``cold`` (which evicts the
+    caches before each run), else as many as last about 20 ms, counted for
+    each side (a side 1000x slower than the other would otherwise run for
+    20 s).
     """
-    if number is None:
-        number = 1 if cold else max(auto_number(pybuf_fn), auto_number(baseline_fn))
+    report(case, baseline)
+    if number is not None:
+        numbers = (number, number)
+    elif cold:
+        numbers = (1, 1)
+    else:
+        numbers = (auto_number(pybuf_fn), auto_number(baseline_fn))
     times = ([], [])
     for _ in range(repeat):
-        for fn, out in ((pybuf_fn, times[0]), (baseline_fn, times[1])):
-            out.append(median_time(fn, repeat=1, number=number, cold=cold))
+        for fn, k, out in ((pybuf_fn, numbers[0], times[0]),
+                           (baseline_fn, numbers[1], times[1])):
+            out.append(median_time(fn, repeat=1, number=k, cold=cold))
     a, b = (sorted(t)[len(t) // 2] for t in times)
     return Row(suite, case, a, baseline, b, nbytes, target)
 

@@ -10,8 +10,9 @@ memoryview acquisition, each against a baseline timed in the same run.
 ``cython.view.array`` and typed memoryviews exist only in compiled code, so a
 small helper extension is compiled the first time (cached in the temporary
 directory); without Cython or a C compiler those rows are skipped with a note.
+``--quick`` uses the helper only when an earlier run has compiled it.
 
-Run ``python benchmarks/bench_buffer.py [--quick]`` or
+Run ``python -m pybuf.bench.bench_buffer [--quick]`` or
 ``python -m pybuf bench --suite buffer``.
 """
 from __future__ import annotations
@@ -23,14 +24,10 @@ import subprocess
 import sys
 import tempfile
 
-try:
-    from common import compare, format_table
-except ImportError:          # imported as benchmarks.bench_buffer
-    from benchmarks.common import compare, format_table
-
 import numpy as np
 
 import pybuf
+from pybuf.bench.common import compare, format_table, note
 
 SUITE = "buffer"
 
@@ -54,9 +51,9 @@ def acquire(obj, Py_ssize_t n):
 '''
 
 
-def _helper():
-    """Compile (once) and import the helper; return (module, None) or
-    (None, reason)."""
+def _helper(build=True):
+    """Compile (once, unless ``build`` is false) and import the helper;
+    return (module, None) or (None, reason)."""
     digest = hashlib.sha1((_HELPER + sys.version).encode()).hexdigest()[:12]
     where = os.path.join(tempfile.gettempdir(), f"pybuf-bench-{digest}")
     name = "_bench_buffer_helper"
@@ -75,6 +72,9 @@ def _helper():
     mod = load()
     if mod is not None:
         return mod, None
+    if not build:
+        return None, ("--quick does not compile the Cython helper "
+                      "(a run without --quick does, once)")
     with open(os.path.join(where, name + ".pyx"), "w") as f:
         f.write(_HELPER)
     with open(os.path.join(where, "setup.py"), "w") as f:
@@ -94,19 +94,17 @@ def _helper():
     return load(), None
 
 
-def run(quick=False, progress=None):
-    """Return the comparison rows (see :mod:`common`)."""
-    say = progress or (lambda case: None)
+def run(quick=False):
+    """Return the comparison rows (see :mod:`pybuf.bench.common`)."""
     repeat = 3 if quick else 15
     rows = []
-    helper, why = _helper()
+    helper, why = _helper(build=not quick)
     if helper is None:
-        print(f"bench_buffer: skipping cython.view.array and typed-memoryview "
-              f"rows: {why}", file=sys.stderr)
+        note(f"bench_buffer: skipping the cython.view.array and "
+             f"typed-memoryview rows: {why}")
 
     sizes = [(8, "8 B"), (1 << 10, "1 KiB"), (1 << 20, "1 MiB")]
     for n, label in sizes:
-        say(f"empty {label}")
         target = "<= 0.6" if n == 1 << 10 else ""
         rows.append(compare(SUITE, f"pybuf.empty({label})",
                             lambda: pybuf.empty(n), "np.empty",
@@ -124,11 +122,9 @@ def run(quick=False, progress=None):
     b = pybuf.zeros(128, "d")          # 1 KiB of float64 each
     a = np.zeros(128, "d")
     ba = bytearray(1024)
-    say("memoryview")
     rows.append(compare(SUITE, "memoryview(Buffer)", lambda: memoryview(b),
                         "memoryview(ndarray)", lambda: memoryview(a),
                         target="<= 0.75", repeat=repeat))
-    say("np.asarray")
     asarray = np.asarray
     rows.append(compare(SUITE, "np.asarray(Buffer)", lambda: asarray(b),
                         "np.asarray(ndarray)", lambda: asarray(a),
@@ -137,7 +133,6 @@ def run(quick=False, progress=None):
                         "np.asarray(bytearray)", lambda: asarray(ba),
                         repeat=repeat))
     if helper is not None:
-        say("typed memoryview")
         acquire = helper.acquire
         k = 1000
         row = compare(SUITE, "typed memoryview from Buffer",

@@ -13,17 +13,14 @@ with it bypassed (the baseline), alternating in the same run, as
   reuses them by itself; measured, a cache of 4 and 16 MiB blocks gave a
   ratio of 1.00).
 
-Run ``python benchmarks/bench_memory.py [--quick]`` or
+Run ``python -m pybuf.bench.bench_memory [--quick]`` or
 ``python -m pybuf bench --suite memory``.
 """
 from __future__ import annotations
 
 import sys
 
-try:
-    from common import Row, format_table, median_time
-except ImportError:          # imported as benchmarks.bench_memory
-    from benchmarks.common import Row, format_table, median_time
+from pybuf.bench.common import Row, format_table, median_time
 
 import pybuf
 from pybuf import buffer as _buffer
