@@ -142,6 +142,76 @@ def sweep(sizes, repeat=5):
     return rows
 
 
+def simd_path():
+    """The SIMD path pybuf's kernels use in this process (``sse2`` for a
+    build without runtime dispatch)."""
+    return getattr(pybuf.kernels, "_simd_path", lambda: "sse2")()
+
+
+def warm(sizes=(4 * 1024, 256 * 1024, 4 * MiB, 16 * MiB), repeat=7):
+    """Each kernel on float64 data already in cache (the call repeated on
+    the same operands), interleaved with numpy's equivalent.  The case
+    names the SIMD path in use; ``Row.speedup`` (numpy / pybuf) is the
+    figure the performance page plots."""
+    path = simd_path()
+    rows = []
+    for nbytes in sizes:
+        n = nbytes // 8
+        rng = np.random.default_rng(2)
+        a = rng.standard_normal(n)
+        b = rng.standard_normal(n)
+        out = np.empty_like(a)
+        f4 = np.empty(n, np.float32)
+        half = np.empty(n // 2)
+        sw = a.copy()
+        label = f"{nbytes // 1024} KiB" if nbytes < MiB else f"{nbytes // MiB} MiB"
+        for case, fn, base, base_fn, moved in (
+                ("sum", lambda: pybuf.sum(a), "np.sum", lambda: np.sum(a),
+                 nbytes),
+                ("min", lambda: pybuf.min(a), "np.min", lambda: np.min(a),
+                 nbytes),
+                ("max", lambda: pybuf.max(a), "np.max", lambda: np.max(a),
+                 nbytes),
+                ("dot", lambda: pybuf.dot(a, b), "np.dot (BLAS)",
+                 lambda: np.dot(a, b), 2 * nbytes),
+                ("copyto", lambda: pybuf.copyto(out, a), "np.copyto",
+                 lambda: np.copyto(out, a), 2 * nbytes),
+                ("fill", lambda: pybuf.fill(out, 1.5), "ndarray.fill",
+                 lambda: out.fill(1.5), nbytes),
+                ("convert f8->f4", lambda: pybuf.copyto(f4, a),
+                 "np.copyto unsafe",
+                 lambda: np.copyto(f4, a, casting="unsafe"),
+                 nbytes + nbytes // 2),
+                ("strided a[::2]", lambda: pybuf.copyto(half, a[::2]),
+                 "np.copyto", lambda: np.copyto(half, a[::2]), nbytes),
+                ("byteswap in place", lambda: pybuf.byteswap(sw, out=sw),
+                 "byteswap(inplace)", lambda: sw.byteswap(inplace=True),
+                 2 * nbytes)):
+            rows.append(compare(SUITE, f"warm {case} {label} [{path}]", fn,
+                                base, base_fn, nbytes=moved, repeat=repeat))
+        del a, b, out, f4, half, sw
+    return rows
+
+
+def warm_table(rows):
+    """The warm rows as a kernel x size table of speedups (numpy time /
+    pybuf time: above 1, pybuf is faster)."""
+    cells = {}
+    sizes = []
+    for r in rows:
+        _, rest = r.case.split(" ", 1)
+        head, path = rest.rsplit(" [", 1)
+        kernel, size = head.rsplit(" ", 2)[0], " ".join(head.rsplit(" ", 2)[1:])
+        if size not in sizes:
+            sizes.append(size)
+        cells.setdefault(kernel, {})[size] = r.speedup
+    lines = [f"warm speedup, numpy / pybuf (SIMD path: {path[:-1]})",
+             f"{'kernel':<20}" + "".join(f"{s:>9}" for s in sizes)]
+    for kernel, row in cells.items():
+        lines.append(f"{kernel:<20}" + "".join(f"{row[s]:9.2f}" for s in sizes))
+    return "\n".join(lines)
+
+
 def run(quick=False):
     """All rows: the target table (64 MiB; 4 MiB when ``quick``) and the
     size sweep (1 KiB .. 256 MiB; .. 4 MiB when ``quick``)."""
@@ -168,6 +238,11 @@ def environment_note():
 
 
 if __name__ == "__main__":
+    if "--warm" in sys.argv:
+        rows = warm()
+        print(format_table(rows))
+        print(warm_table(rows))
+        sys.exit(0)
     rows = run(quick="--quick" in sys.argv)
     print(format_table(rows))
     note = environment_note()
