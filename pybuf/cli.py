@@ -432,6 +432,7 @@ def cmd_info(args, out=sys.stdout):
     say("compiler flags", f"Python's CFLAGS {cflags!r}, then pybuf's {mode}")
     say("include path for cimport", pybuf.get_include())
     say("default alignment", f"{build['default_align']} bytes")
+    say("kernel SIMD path", pybuf.kernels._simd_describe())
     try:
         import numpy
         say("numpy", numpy.__version__)

@@ -162,6 +162,16 @@ def _set_simd_path(name):
     return old
 
 
+def _simd_describe():
+    """One line for ``python -m pybuf info``: the SIMD path in use, those
+    this CPU runs, and how it was chosen."""
+    import os
+    how = (f"forced by PYBUF_SIMD={os.environ['PYBUF_SIMD']}"
+           if os.environ.get("PYBUF_SIMD") else "the widest this CPU runs")
+    return (f"{_simd_path()} ({how}; available: {', '.join(_simd_paths())}; "
+            f"streaming from {_stream_bytes >> 10} KiB)")
+
+
 def _cache_info():
     """Cache sizes in bytes as the kernels see them (0: unknown) and the
     streaming threshold derived from them."""
@@ -178,8 +188,11 @@ _init_simd()
 # products (not fills: their streaming stores already saturate the writes).  One
 # core of the reference machine reads 15-20 GB/s; two reach 19-25 GB/s
 # when the other core is idle.  Starting a thread costs ~30 us: 16 MiB
-# (about 1 ms of work) makes that noise.
-cdef Py_ssize_t _parallel_bytes = 16 << 20
+# (about 1 ms of work) makes that noise.  Data that may still be in cache
+# (below _stream_bytes) stays on one core: from L2/L3 one core is fast, and
+# the second one is often busy.
+cdef Py_ssize_t _parallel_bytes = _stream_bytes if _stream_bytes > (16 << 20) \
+    else (16 << 20)
 
 
 def _set_parallel_threshold(nbytes):
