@@ -9,7 +9,11 @@ machine with a large shared L3 are 1.2-3.5x optimistic.  Each case gives
   operand copied once): how close the kernel runs to memory speed.
 
 Ratios are pybuf time / baseline time: below 1, pybuf is faster.  A size
-sweep from 1 KiB to 256 MiB follows for copyto, fill and sum.
+sweep from 1 KiB to 256 MiB follows for copyto, fill and sum, then a warm
+sweep (``warm``: the data in cache, 4 KiB to 16 MiB) of every kernel
+against numpy, whose case names say the SIMD path the kernels used
+(``python benchmarks/bench_kernels.py --warm`` runs it alone and prints it
+as a table of numpy time / pybuf time).
 
 Run ``python benchmarks/bench_kernels.py`` (``--quick``: small sizes, for
 iterating).  numpy's BLAS (``dot``) may be slowed or pinned by
@@ -195,17 +199,17 @@ def warm(sizes=(4 * 1024, 256 * 1024, 4 * MiB, 16 * MiB), repeat=7):
 
 def warm_table(rows):
     """The warm rows as a kernel x size table of speedups (numpy time /
-    pybuf time: above 1, pybuf is faster)."""
-    cells = {}
-    sizes = []
+    pybuf time: above 1, pybuf is faster), titled with the SIMD path."""
+    cells, sizes, paths = {}, [], set()
     for r in rows:
-        _, rest = r.case.split(" ", 1)
-        head, path = rest.rsplit(" [", 1)
-        kernel, size = head.rsplit(" ", 2)[0], " ".join(head.rsplit(" ", 2)[1:])
+        head, path = r.case[len("warm "):].rstrip("]").rsplit(" [", 1)
+        kernel, number, unit = head.rsplit(" ", 2)
+        size = f"{number} {unit}"
         if size not in sizes:
             sizes.append(size)
+        paths.add(path)
         cells.setdefault(kernel, {})[size] = r.speedup
-    lines = [f"warm speedup, numpy / pybuf (SIMD path: {path[:-1]})",
+    lines = [f"warm, numpy time / pybuf time (SIMD path: {', '.join(sorted(paths))})",
              f"{'kernel':<20}" + "".join(f"{s:>9}" for s in sizes)]
     for kernel, row in cells.items():
         lines.append(f"{kernel:<20}" + "".join(f"{row[s]:9.2f}" for s in sizes))
@@ -213,15 +217,18 @@ def warm_table(rows):
 
 
 def run(quick=False):
-    """All rows: the target table (64 MiB; 4 MiB when ``quick``) and the
-    size sweep (1 KiB .. 256 MiB; .. 4 MiB when ``quick``)."""
+    """All rows: the target table (64 MiB; 4 MiB when ``quick``), the
+    cold size sweep (1 KiB .. 256 MiB; .. 4 MiB when ``quick``) and the
+    warm sweep (4 KiB .. 16 MiB; .. 256 KiB when ``quick``)."""
     if quick:
         rows = targets(4 * MiB, repeat=3)
         rows += sweep([1024, 64 * 1024, 4 * MiB], repeat=3)
+        rows += warm((4 * 1024, 256 * 1024), repeat=3)
     else:
         rows = targets(64 * MiB, repeat=7)
         rows += sweep([1024, 16 * 1024, 256 * 1024, 4 * MiB, 16 * MiB,
                        32 * MiB, 64 * MiB, 256 * MiB], repeat=5)
+        rows += warm()
     return rows
 
 

@@ -1,0 +1,78 @@
+"""Run the warm kernel sweep on every SIMD path this CPU runs and draw the
+speedup figure of the performance page (``_static/kernels-warm.png``, with
+the tables in ``_static/bench-kernels-warm.txt``).
+
+Run from the repository root: ``python docs/make_kernel_plot.py``.  Needs
+numpy and matplotlib, takes about a minute per path.  Each figure is
+numpy's median time over pybuf's, interleaved (above 1: pybuf is faster).
+"""
+import os
+import platform
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "benchmarks"))
+
+import bench_kernels  # noqa: E402
+import pybuf  # noqa: E402
+from pybuf import kernels  # noqa: E402
+
+
+def measure():
+    """{path: rows} for every path, the widest last."""
+    results = {}
+    old = kernels._simd_path()
+    try:
+        for path in kernels._simd_paths():
+            kernels._set_simd_path(path)
+            print(f"path {path} ...", file=sys.stderr, flush=True)
+            results[path] = bench_kernels.warm()
+    finally:
+        kernels._set_simd_path(old)
+    return results
+
+
+def speedups(rows):
+    """{kernel: [(bytes, speedup)]} from warm rows."""
+    out = {}
+    for r in rows:
+        head = r.case.split(" [")[0][len("warm "):]
+        kernel, number, unit = head.rsplit(" ", 2)
+        nbytes = int(number) << (10 if unit == "KiB" else 20)
+        out.setdefault(kernel, []).append((nbytes, r.speedup))
+    return out
+
+
+def main():
+    results = measure()
+    with open(os.path.join(HERE, "_static", "bench-kernels-warm.txt"), "w") as f:
+        for rows in results.values():
+            f.write(bench_kernels.warm_table(rows) + "\n\n")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 4.2),
+                             sharey=True, squeeze=False)
+    for ax, (path, rows) in zip(axes[0], results.items()):
+        for kernel, pts in speedups(rows).items():
+            ax.plot(*zip(*pts), "-o", markersize=3, label=kernel)
+        sizes = sorted({n for pts in speedups(rows).values() for n, _ in pts})
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
+        ax.set_xticks(sizes, [f"{n >> 10} KiB" if n < 1 << 20 else f"{n >> 20} MiB"
+                              for n in sizes])
+        ax.set_title(f"SIMD path: {path}", fontsize=10)
+        ax.set_xlabel("float64 operand size (warm)")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0][0].set_ylabel("numpy time / pybuf time (above 1: pybuf faster)")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(f"pybuf kernels against numpy, data in cache (pybuf "
+                 f"{pybuf.__version__}, numpy {bench_kernels.np.__version__}, "
+                 f"{platform.machine()})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(HERE, "_static", "kernels-warm.png"), dpi=100)
+
+
+if __name__ == "__main__":
+    main()
