@@ -62,6 +62,9 @@ typedef struct {
     void (*bswap16)(uint16_t *d, const uint16_t *s, ptrdiff_t n);
     void (*bswap32)(uint32_t *d, const uint32_t *s, ptrdiff_t n);
     void (*bswap64)(uint64_t *d, const uint64_t *s, ptrdiff_t n);
+    /* d[i] = s[2 * i], no overlap */
+    void (*take2_u32)(uint32_t *d, const uint32_t *s, ptrdiff_t n);
+    void (*take2_u64)(uint64_t *d, const uint64_t *s, ptrdiff_t n);
     int (*equal_f64)(const double *a, const double *b, ptrdiff_t n);
     int (*equal_f32)(const float *a, const float *b, ptrdiff_t n);
     /* nbytes (a multiple of isz) of copies of an isz-byte item, isz 2/4/8;

@@ -168,6 +168,17 @@ PYBUF_BSWAP_LINE(pybuf_bswap16_line, uint16_t, pybuf_bswap16)
 PYBUF_BSWAP_LINE(pybuf_bswap32_line, uint32_t, pybuf_bswap32)
 PYBUF_BSWAP_LINE(pybuf_bswap64_line, uint64_t, pybuf_bswap64)
 
+/* Every other item (a[::2], the real parts of complex items): two loads
+   and a permute per vector. */
+#define PYBUF_TAKE2(name, T)                                               \
+static PYBUF_TARGET void PYBUF_SFX(name)(T *restrict d, const T *restrict s, \
+                                         ptrdiff_t n) {                    \
+    ptrdiff_t i;                                                           \
+    for (i = 0; i < n; i++) d[i] = s[2 * i];                               \
+}
+PYBUF_TAKE2(pybuf_take2_u32, uint32_t)
+PYBUF_TAKE2(pybuf_take2_u64, uint64_t)
+
 /* C's ==: NaN never equals, -0.0 == 0.0.  Blocks without an early exit
    inside vectorise. */
 #define PYBUF_EQUAL_LINE(name, T)                                          \
@@ -205,6 +216,7 @@ static const pybuf_simd_table PYBUF_SFX(pybuf_table) = {
     PYBUF_SFX(pybuf_cvt_f64_f32), PYBUF_SFX(pybuf_cvt_f32_f64),
     PYBUF_SFX(pybuf_bswap16_line), PYBUF_SFX(pybuf_bswap32_line),
     PYBUF_SFX(pybuf_bswap64_line),
+    PYBUF_SFX(pybuf_take2_u32), PYBUF_SFX(pybuf_take2_u64),
     PYBUF_SFX(pybuf_equal_f64), PYBUF_SFX(pybuf_equal_f32),
     PYBUF_SFX(pybuf_fill),
 };
@@ -221,6 +233,7 @@ static const pybuf_simd_table PYBUF_SFX(pybuf_table) = {
 #undef PYBUF_MINMAX
 #undef PYBUF_BSWAP_LINE
 #undef PYBUF_EQUAL_LINE
+#undef PYBUF_TAKE2
 #undef PYBUF_FILL_LOOP
 
 /* the parameters: the next path defines its own */

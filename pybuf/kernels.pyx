@@ -81,6 +81,8 @@ cdef extern from "_simd.h":
         void (*bswap16)(uint16_t *d, const uint16_t *s, Py_ssize_t n) noexcept nogil
         void (*bswap32)(uint32_t *d, const uint32_t *s, Py_ssize_t n) noexcept nogil
         void (*bswap64)(uint64_t *d, const uint64_t *s, Py_ssize_t n) noexcept nogil
+        void (*take2_u32)(uint32_t *d, const uint32_t *s, Py_ssize_t n) noexcept nogil
+        void (*take2_u64)(uint64_t *d, const uint64_t *s, Py_ssize_t n) noexcept nogil
         bint (*equal_f64)(const double *a, const double *b, Py_ssize_t n) noexcept nogil
         bint (*equal_f32)(const float *a, const float *b, Py_ssize_t n) noexcept nogil
         void (*fill)(char *d, size_t nbytes, const char *item,
@@ -586,6 +588,12 @@ cdef void _copy_line(char *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,
     cdef Py_ssize_t i
     if ds == isz and ss == isz:
         _copy_bytes(d, s, n * isz)
+    elif ds == isz and ss == 2 * isz and (isz == 8 or isz == 4) and \
+            (<uintptr_t>d | <uintptr_t>s) % isz == 0:
+        if isz == 8:
+            pybuf_simd.take2_u64(<uint64_t *>d, <const uint64_t *>s, n)
+        else:
+            pybuf_simd.take2_u32(<uint32_t *>d, <const uint32_t *>s, n)
     elif isz == 8:
         _move_typed(<uint64_t *>d, ds, <const uint64_t *>s, ss, n)
     elif isz == 4:

@@ -144,6 +144,22 @@ def test_convert(path, pair):
         np.testing.assert_array_equal(out, a.astype(dst_t))
 
 
+@pytest.mark.parametrize("dtype", ["u2", "u4", "f4", "i8", "f8", "c8"])
+@pytest.mark.parametrize("offset", [0, 1])
+def test_every_other_item(path, stream, dtype, offset):
+    """copyto(out, a[::2]): 4- and 8-byte items take the two-loads-and-a-
+    permute kernel when aligned, the others (and unaligned ones) the
+    strided loop."""
+    rng = rng_for("take2", path, dtype, offset)
+    for n in SIZES:
+        raw = np.empty(2 * n * np.dtype(dtype).itemsize + 8, np.uint8)
+        a = raw[offset:offset + 2 * n * np.dtype(dtype).itemsize].view(dtype)
+        a[...] = rng.integers(0, 1000, 2 * n).astype(dtype)
+        out = np.empty(n, dtype)
+        pybuf.copyto(out, a[::2])
+        np.testing.assert_array_equal(out, a[::2])
+
+
 @pytest.mark.parametrize("dtype", ["u2", "u4", "u8", "f4", "f8", "c16"])
 @pytest.mark.parametrize("inplace", [False, True])
 def test_byteswap(path, dtype, inplace):
