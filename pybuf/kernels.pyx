@@ -27,13 +27,27 @@ real items with one more dimension of length 2 (real, imaginary).
 
 Large work
 ----------
-Destinations of 4 MiB and more are written with non-temporal (SSE2
-streaming) stores, produced block by block in L1 when the items are
-gathered, converted or swapped on the way; contiguous work of 16 MiB and
-more (fills excepted) is split between two threads.  Float reductions and
-dot products use SSE2 with four vector accumulators.  No instruction beyond
-SSE2 is used, so the wheel stays portable.  ``_set_stream_threshold`` and
-``_set_parallel_threshold`` tune both sizes (benchmarks, tests).
+Destinations larger than the share of the last-level cache a process can
+count on (an eighth of it, at least twice the L2; read from sysconf or
+/sys, see ``_cache_info``) are written with non-temporal (streaming)
+stores, produced block by block in L1 when the items are gathered,
+converted or swapped on the way, and reductions of that size prefetch with
+the non-temporal hint; contiguous work of that size and at least 16 MiB
+(fills excepted) is split between two threads.  Smaller data may be in
+cache: ordinary loads and stores, one thread.  ``_set_stream_threshold``
+and ``_set_parallel_threshold`` tune both sizes (benchmarks, tests).
+
+SIMD paths
+----------
+The float reductions and dot products, f8 <-> f4 conversions, byteswaps,
+float equality, fills and every-other-item copies exist once per SIMD path
+(``pybuf/_simd_isa.h``, compiled by ``pybuf/_simd.c``): SSE2 (the x86-64
+baseline), AVX2 with FMA, and AVX-512 (F, BW, DQ, VL).  The widest path the
+CPU runs is chosen once, at import; the environment variable
+``PYBUF_SIMD`` (``sse2``, ``avx2``, ``avx512``) forces one, and ``python
+-m pybuf info`` names the path in use.  The build uses no ``-march``
+flag: the wider paths are compiled with function target attributes, so
+the wheel stays portable.
 
 Not thread-safe with respect to the memory: like numpy, a kernel reads and
 writes the memory while other threads may too.
@@ -1758,9 +1772,9 @@ def copyto(dst, src):
 
     Notes
     -----
-    Contiguous copies of at least 4 MiB use non-temporal stores; a copy
-    whose source and destination run along different axes (a transpose)
-    goes through 32 x 32 tiles.
+    Contiguous copies larger than the caches use non-temporal stores; a
+    copy whose source and destination run along different axes (a
+    transpose) goes through 32 x 32 tiles.
 
     Examples
     --------
@@ -1884,7 +1898,7 @@ def fill(dst, value):
 
     Notes
     -----
-    Contiguous destinations of at least 4 MiB are filled with
+    Contiguous destinations larger than the caches are filled with
     non-temporal (streaming) stores.
     """
     cdef PyThreadState *_ts
