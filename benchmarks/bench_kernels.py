@@ -48,6 +48,13 @@ def _memmove_row(case, fn, nbytes, moved, repeat, target=""):
                    target=target, repeat=repeat, cold=True)
 
 
+def _tag_path(rows):
+    """Name the SIMD path the kernels used in each row's case."""
+    for r in rows:
+        r.case += f" [{simd_path()}]"
+    return rows
+
+
 def targets(nbytes=64 * MiB, repeat=7):
     """The issue's target table: each kernel on ``nbytes`` of float64."""
     rng = np.random.default_rng(0)
@@ -107,7 +114,7 @@ def targets(nbytes=64 * MiB, repeat=7):
                         lambda: pybuf.sum(small), "np.sum",
                         lambda: np.sum(small), nbytes=small.nbytes,
                         target="<= 0.5", repeat=repeat))
-    return rows
+    return _tag_path(rows)
 
 
 def sweep(sizes, repeat=5):
@@ -143,7 +150,7 @@ def sweep(sizes, repeat=5):
                                      lambda: pybuf.copyto(out, a), a.nbytes,
                                      2 * a.nbytes, repeat))
         del a, out
-    return rows
+    return _tag_path(rows)
 
 
 def simd_path():
