@@ -8,7 +8,9 @@
 
 #include "_simd.h"
 
-#if defined(__x86_64__) || defined(_M_X64) || (defined(__i386__) && defined(__SSE2__))
+/* -DPYBUF_GENERIC_ONLY builds only the plain-C path, to check it on x86 */
+#if (defined(__x86_64__) || defined(_M_X64) || (defined(__i386__) && defined(__SSE2__))) \
+    && !defined(PYBUF_GENERIC_ONLY)
 #define PYBUF_X86 1
 #include <immintrin.h>
 #else

@@ -137,10 +137,13 @@ cdef Py_ssize_t _stream_bytes = <Py_ssize_t>pybuf_default_stream_bytes()
 
 def _init_simd():
     """Fill the kernel table once, at import: the path named by the
-    environment variable ``PYBUF_SIMD``, else the widest this CPU runs."""
+    environment variable ``PYBUF_SIMD``, else the widest this CPU runs.
+    A bad name fails the import with RuntimeError (as numpy does for CPU
+    features it cannot enable), not ImportError, which would read as
+    "not built"."""
     import os
     want = os.environ.get("PYBUF_SIMD", "")
-    _select_simd(want, "PYBUF_SIMD", ImportError)
+    _select_simd(want, "PYBUF_SIMD", RuntimeError)
 
 
 cdef _select_simd(str want, str what, type error):
