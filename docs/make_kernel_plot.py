@@ -2,9 +2,10 @@
 speedup figure of the performance page (``_static/kernels-warm.png``, with
 the tables in ``_static/bench-kernels-warm.txt``).
 
-Run from the repository root: ``python docs/make_kernel_plot.py``.  Needs
-numpy and matplotlib, takes about a minute per path.  Each figure is
-numpy's median time over pybuf's, interleaved (above 1: pybuf is faster).
+Run from the repository root: ``python docs/make_kernel_plot.py [RUNS]``.
+Needs numpy and matplotlib, takes about a minute per path and run.  Each
+figure is numpy's median time over pybuf's, interleaved (above 1: pybuf is
+faster), and of RUNS (default 3) sweeps the median.
 """
 import os
 import platform
@@ -18,18 +19,24 @@ import pybuf  # noqa: E402
 from pybuf import kernels  # noqa: E402
 
 
-def measure():
-    """{path: rows} for every path, the widest last."""
+def measure(runs=3):
+    """{path: rows} for every path, the widest last; each row is the run
+    with the median speedup of ``runs`` sweeps (the paths interleaved, so
+    that a change of load on the machine touches them all)."""
     results = {}
     old = kernels._simd_path()
     try:
-        for path in kernels._simd_paths():
-            kernels._set_simd_path(path)
-            print(f"path {path} ...", file=sys.stderr, flush=True)
-            results[path] = bench_kernels.warm()
+        for i in range(runs):
+            for path in kernels._simd_paths():
+                kernels._set_simd_path(path)
+                print(f"run {i + 1}/{runs}, path {path} ...", file=sys.stderr,
+                      flush=True)
+                results.setdefault(path, []).append(bench_kernels.warm())
     finally:
         kernels._set_simd_path(old)
-    return results
+    return {path: [sorted(same, key=lambda r: r.speedup)[len(same) // 2]
+                   for same in zip(*sweeps)]
+            for path, sweeps in results.items()}
 
 
 def speedups(rows):
@@ -44,10 +51,10 @@ def speedups(rows):
 
 
 def main():
-    results = measure()
+    results = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
     with open(os.path.join(HERE, "_static", "bench-kernels-warm.txt"), "w") as f:
-        for rows in results.values():
-            f.write(bench_kernels.warm_table(rows) + "\n\n")
+        f.write("\n\n".join(bench_kernels.warm_table(rows)
+                            for rows in results.values()) + "\n")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -186,7 +186,11 @@ static const pybuf_simd_table *const pybuf_paths[PYBUF_SIMD_NPATHS] = {
 #endif
 };
 
-pybuf_simd_table pybuf_simd;
+#if PYBUF_X86
+const pybuf_simd_table *pybuf_simd = &pybuf_table_sse2;
+#else
+const pybuf_simd_table *pybuf_simd = &pybuf_table_generic;
+#endif
 
 const char *pybuf_simd_path_name(int k) {
     if (k < 0 || k >= PYBUF_SIMD_NPATHS || pybuf_paths[k] == NULL) return NULL;
@@ -215,14 +219,14 @@ int pybuf_simd_select(const char *name) {
         for (k = PYBUF_SIMD_NPATHS - 1; k >= 0; k--)
             if (pybuf_simd_path_supported(k)) break;
         if (k < 0) return -1;     /* unreachable: one baseline always exists */
-        pybuf_simd = *pybuf_paths[k];
+        pybuf_simd = pybuf_paths[k];
         return 0;
     }
     for (k = 0; k < PYBUF_SIMD_NPATHS; k++) {
         const char *p = pybuf_simd_path_name(k);
         if (p != NULL && strcmp(p, name) == 0) {
             if (!pybuf_simd_path_supported(k)) return -2;
-            pybuf_simd = *pybuf_paths[k];
+            pybuf_simd = pybuf_paths[k];
             return 0;
         }
     }

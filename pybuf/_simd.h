@@ -3,8 +3,8 @@
  * two-thread runner.  Implemented in _simd.c (baseline and dispatch) and
  * _simd_isa.h (the kernels, compiled once per instruction set).
  *
- * Dispatch: pybuf_simd_select() fills the table pybuf_simd once, at import
- * of pybuf.kernels, with the widest path the CPU (and OS) supports, or the
+ * Dispatch: pybuf_simd_select() points pybuf_simd once, at import of
+ * pybuf.kernels, at the table of the widest path the CPU (and OS) supports, or the
  * one named by the environment variable PYBUF_SIMD.  Every path computes
  * the same results except for the order of float additions in sum and dot
  * (see _simd_isa.h).  The file is built with the baseline flags only; the
@@ -72,7 +72,8 @@ typedef struct {
     void (*fill)(char *d, size_t nbytes, const char *item, size_t isz);
 } pybuf_simd_table;
 
-extern pybuf_simd_table pybuf_simd;
+/* The table in use: the baseline path until pybuf_simd_select() runs. */
+extern const pybuf_simd_table *pybuf_simd;
 
 /* Paths by increasing width; names "generic" (not x86), "sse2", "avx2"
    (with FMA), "avx512" (F, BW, DQ, VL). */

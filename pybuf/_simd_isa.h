@@ -159,10 +159,19 @@ static PYBUF_TARGET void PYBUF_SFX(pybuf_cvt_f32_f64)(double *restrict d,
     for (i = 0; i < n; i++) d[i] = (double)s[i];
 }
 
+/* In place (d == s) through one pointer, so that the loop needs no
+   run-time overlap check to be vectorised. */
 #define PYBUF_BSWAP_LINE(name, T, SWAP)                                    \
-static PYBUF_TARGET void PYBUF_SFX(name)(T *d, const T *s, ptrdiff_t n) {  \
+static PYBUF_TARGET void PYBUF_SFX(name##_apart)(T *restrict d,            \
+                                                 const T *restrict s,      \
+                                                 ptrdiff_t n) {            \
     ptrdiff_t i;                                                           \
     for (i = 0; i < n; i++) d[i] = SWAP(s[i]);                             \
+}                                                                          \
+static PYBUF_TARGET void PYBUF_SFX(name)(T *d, const T *s, ptrdiff_t n) {  \
+    ptrdiff_t i;                                                           \
+    if (d != s) { PYBUF_SFX(name##_apart)(d, s, n); return; }              \
+    for (i = 0; i < n; i++) d[i] = SWAP(d[i]);                             \
 }
 PYBUF_BSWAP_LINE(pybuf_bswap16_line, uint16_t, pybuf_bswap16)
 PYBUF_BSWAP_LINE(pybuf_bswap32_line, uint32_t, pybuf_bswap32)

@@ -101,7 +101,7 @@ cdef extern from "_simd.h":
         bint (*equal_f32)(const float *a, const float *b, Py_ssize_t n) noexcept nogil
         void (*fill)(char *d, size_t nbytes, const char *item,
                      size_t isz) noexcept nogil
-    pybuf_simd_table pybuf_simd
+    const pybuf_simd_table *pybuf_simd
     enum: PYBUF_SIMD_NPATHS
     const char *pybuf_simd_path_name(int k) nogil
     bint pybuf_simd_path_supported(int k) nogil

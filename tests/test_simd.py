@@ -297,25 +297,25 @@ int main(void) {
             lo = a[i] < lo ? a[i] : lo; hi = a[i] > hi ? a[i] : hi;
             f[i] = (float)a[i]; u[i] = (uint64_t)i * 0x0102030405060708ull;
         }
-        CHECK(fabs(pybuf_simd.sum_f64(a, n, 0) - s) <= 1e-9 * n * 500);
-        CHECK(fabs(pybuf_simd.dot_f64(a, b, n, 1) - p) <= 1e-9 * n * 5000);
-        CHECK(pybuf_simd.min_f64(a, n, &nan, 0) == lo && !nan);
-        CHECK(pybuf_simd.max_f64(a, n, &nan, 0) == hi && !nan);
+        CHECK(fabs(pybuf_simd->sum_f64(a, n, 0) - s) <= 1e-9 * n * 500);
+        CHECK(fabs(pybuf_simd->dot_f64(a, b, n, 1) - p) <= 1e-9 * n * 5000);
+        CHECK(pybuf_simd->min_f64(a, n, &nan, 0) == lo && !nan);
+        CHECK(pybuf_simd->max_f64(a, n, &nan, 0) == hi && !nan);
         a[n / 2] = NAN;
-        pybuf_simd.min_f64(a, n, &nan, 0); CHECK(nan);
-        pybuf_simd.cvt_f32_f64(d, f, n);
+        pybuf_simd->min_f64(a, n, &nan, 0); CHECK(nan);
+        pybuf_simd->cvt_f32_f64(d, f, n);
         for (i = 0; i < n; i++) CHECK(d[i] == (double)f[i]);
-        pybuf_simd.cvt_f64_f32(g, d, n);
+        pybuf_simd->cvt_f64_f32(g, d, n);
         CHECK(memcmp(f, g, n * sizeof(float)) == 0);
-        CHECK(pybuf_simd.equal_f32(f, g, n) && !pybuf_simd.equal_f64(a, a, n));
-        pybuf_simd.bswap64(v, u, n);
+        CHECK(pybuf_simd->equal_f32(f, g, n) && !pybuf_simd->equal_f64(a, a, n));
+        pybuf_simd->bswap64(v, u, n);
         for (i = 0; i < n; i++) CHECK(v[i] == __builtin_bswap64(u[i]));
-        pybuf_simd.take2_u64(v, u, n / 2);
+        pybuf_simd->take2_u64(v, u, n / 2);
         for (i = 0; i < n / 2; i++) CHECK(v[i] == u[2 * i]);
-        pybuf_simd.fill((char *)v, n * 8, (const char *)&u[3], 8);
+        pybuf_simd->fill((char *)v, n * 8, (const char *)&u[3], 8);
         for (i = 0; i < n; i++) CHECK(v[i] == u[3]);
     }
-    printf("ok %s\n", pybuf_simd.name);
+    printf("ok %s\n", pybuf_simd->name);
     return 0;
 }
 """
