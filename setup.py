@@ -31,9 +31,13 @@ if os.name == "posix":
     extra_link_args.append("-pthread")
 
 MODULES = ["buffer", "kernels", "_dlpack"]
+# C files compiled into a module beside its .pyx, and the headers they read
+C_SOURCES = {"kernels": ["pybuf/_simd.c"]}
+C_DEPENDS = {"kernels": ["pybuf/_simd.h", "pybuf/_simd_isa.h"]}
 
 extensions = [
-    Extension(f"pybuf.{name}", [f"pybuf/{name}.pyx"],
+    Extension(f"pybuf.{name}", [f"pybuf/{name}.pyx"] + C_SOURCES.get(name, []),
+              depends=C_DEPENDS.get(name, []),
               extra_compile_args=extra_compile_args,
               extra_link_args=extra_link_args)
     for name in MODULES

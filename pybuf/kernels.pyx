@@ -27,13 +27,27 @@ real items with one more dimension of length 2 (real, imaginary).
 
 Large work
 ----------
-Destinations of 4 MiB and more are written with non-temporal (SSE2
-streaming) stores, produced block by block in L1 when the items are
-gathered, converted or swapped on the way; contiguous work of 16 MiB and
-more (fills excepted) is split between two threads.  Float reductions and
-dot products use SSE2 with four vector accumulators.  No instruction beyond
-SSE2 is used, so the wheel stays portable.  ``_set_stream_threshold`` and
-``_set_parallel_threshold`` tune both sizes (benchmarks, tests).
+Destinations larger than the share of the last-level cache a process can
+count on (an eighth of it, at least twice the L2; read from sysconf or
+/sys, see ``_cache_info``) are written with non-temporal (streaming)
+stores, produced block by block in L1 when the items are gathered,
+converted or swapped on the way, and reductions of that size prefetch with
+the non-temporal hint; contiguous work of that size and at least 16 MiB
+(fills excepted) is split between two threads.  Smaller data may be in
+cache: ordinary loads and stores, one thread.  ``_set_stream_threshold``
+and ``_set_parallel_threshold`` tune both sizes (benchmarks, tests).
+
+SIMD paths
+----------
+The float reductions and dot products, f8 <-> f4 conversions, byteswaps,
+float equality, fills and every-other-item copies exist once per SIMD path
+(``pybuf/_simd_isa.h``, compiled by ``pybuf/_simd.c``): SSE2 (the x86-64
+baseline), AVX2 with FMA, and AVX-512 (F, BW, DQ, VL).  The widest path the
+CPU runs is chosen once, at import; the environment variable
+``PYBUF_SIMD`` (``sse2``, ``avx2``, ``avx512``) forces one, and ``python
+-m pybuf info`` names the path in use.  The build uses no ``-march``
+flag: the wider paths are compiled with function target attributes, so
+the wheel stays portable.
 
 Not thread-safe with respect to the memory: like numpy, a kernel reads and
 writes the memory while other threads may too.
@@ -61,296 +75,9 @@ cdef extern from "include/pybuf_floatconv.h":
     void pybuf_double_to_ld_line(const double *s, char *d, Py_ssize_t ds,
                                  Py_ssize_t n) nogil
 
-cdef extern from *:
-    """
-    #include <string.h>
-    #include <stdint.h>
-    #if defined(__SSE2__) || defined(_M_X64)
-    #include <emmintrin.h>
-    #define PYBUF_SSE2 1
-    #else
-    #define PYBUF_SSE2 0
-    #endif
-
-    #if defined(__GNUC__) || defined(__clang__)
-    #define pybuf_prefetch(p) __builtin_prefetch((p), 0, 3)
-    #define pybuf_prefetch_nta(p) __builtin_prefetch((p), 0, 0)
-    #else
-    #define pybuf_prefetch(p) ((void)(p))
-    #define pybuf_prefetch_nta(p) ((void)(p))
-    #endif
-    /* Prefetch (non-temporal hint) what a streaming loop will read
-       PYBUF_AHEAD bytes after p.  A prefetch never faults, so the address
-       may lie past the end of the data; it is formed as an integer, since
-       pointer arithmetic past the end is undefined in C.  512 measured best
-       here for 2-thread copies and reductions (256-768 within 3 %). */
-    #define PYBUF_AHEAD 512
-    #define pybuf_prefetch_ahead(p) \
-        pybuf_prefetch_nta((const void *)((uintptr_t)(p) + PYBUF_AHEAD))
-    #if defined(__GNUC__) || defined(__clang__)
-    #define pybuf_bswap16(x) __builtin_bswap16(x)
-    #define pybuf_bswap32(x) __builtin_bswap32(x)
-    #define pybuf_bswap64(x) __builtin_bswap64(x)
-    #else
-    static uint16_t pybuf_bswap16(uint16_t x) { return (uint16_t)((x >> 8) | (x << 8)); }
-    static uint32_t pybuf_bswap32(uint32_t x) {
-        return (x >> 24) | ((x >> 8) & 0xff00u) | ((x << 8) & 0xff0000u) | (x << 24); }
-    static uint64_t pybuf_bswap64(uint64_t x) {
-        return ((uint64_t)pybuf_bswap32((uint32_t)x) << 32) | pybuf_bswap32((uint32_t)(x >> 32)); }
-    #endif
-
-    /* Orders non-temporal stores before whatever the thread does next. */
-    static void pybuf_sfence(void) {
-    #if PYBUF_SSE2
-        _mm_sfence();
-    #endif
-    }
-
-    /* Copy n bytes (no overlap) with non-temporal stores: the destination
-       bypasses the caches, so a large copy neither reads the destination
-       lines first (no read-for-ownership) nor evicts the source.  Only
-       worth it when the destination is much larger than the caches.  No
-       closing fence: a run of blocks ends with one pybuf_sfence()
-       (pybuf_stream_copy does both for one block).  The source is prefetched
-       PYBUF_AHEAD bytes ahead with the non-temporal hint: the loads then
-       find their lines already on the way, which lifts a cold copy by
-       5-10 % here (hardware prefetchers alone leave the bus idle between
-       bursts), and the lines do not displace the caches' other contents. */
-    static void pybuf_stream_copy_nf(char *dst, const char *src, size_t n) {
-    #if PYBUF_SSE2
-        size_t head = (16 - ((uintptr_t)dst & 15)) & 15;
-        if (head > n) head = n;
-        memcpy(dst, src, head);
-        dst += head; src += head; n -= head;
-        while (n >= 64) {
-            __m128i a, b, c, d;
-            pybuf_prefetch_ahead(src);
-            a = _mm_loadu_si128((const __m128i *)src);
-            b = _mm_loadu_si128((const __m128i *)(src + 16));
-            c = _mm_loadu_si128((const __m128i *)(src + 32));
-            d = _mm_loadu_si128((const __m128i *)(src + 48));
-            _mm_stream_si128((__m128i *)dst, a);
-            _mm_stream_si128((__m128i *)(dst + 16), b);
-            _mm_stream_si128((__m128i *)(dst + 32), c);
-            _mm_stream_si128((__m128i *)(dst + 48), d);
-            src += 64; dst += 64; n -= 64;
-        }
-        while (n >= 16) {
-            _mm_stream_si128((__m128i *)dst, _mm_loadu_si128((const __m128i *)src));
-            src += 16; dst += 16; n -= 16;
-        }
-    #endif
-        memcpy(dst, src, n);
-    }
-
-    static void pybuf_stream_copy(char *dst, const char *src, size_t n) {
-        pybuf_stream_copy_nf(dst, src, n);
-        pybuf_sfence();
-    }
-
-    /* Fill n bytes with copies of an item whose size divides 16, with
-       non-temporal stores (see pybuf_stream_copy). */
-    static void pybuf_stream_fill(char *dst, size_t n, const char *item,
-                                  size_t itemsize) {
-        unsigned char pat[48];
-        size_t j, head, phase;
-        for (j = 0; j < sizeof(pat); j++) pat[j] = (unsigned char)item[j % itemsize];
-        head = (16 - ((uintptr_t)dst & 15)) & 15;
-        if (head > n) head = n;
-        memcpy(dst, pat, head);
-        dst += head; n -= head;
-        phase = head % itemsize;   /* item byte that lands on dst */
-    #if PYBUF_SSE2
-        {
-            __m128i v = _mm_loadu_si128((const __m128i *)(pat + phase));
-            while (n >= 64) {
-                _mm_stream_si128((__m128i *)dst, v);
-                _mm_stream_si128((__m128i *)(dst + 16), v);
-                _mm_stream_si128((__m128i *)(dst + 32), v);
-                _mm_stream_si128((__m128i *)(dst + 48), v);
-                dst += 64; n -= 64;
-            }
-            while (n >= 16) {
-                _mm_stream_si128((__m128i *)dst, v);
-                dst += 16; n -= 16;
-            }
-            _mm_sfence();
-        }
-    #else
-        while (n >= 16) { memcpy(dst, pat + phase, 16); dst += 16; n -= 16; }
-    #endif
-        memcpy(dst, pat + phase, n);   /* 16 % itemsize == 0: same phase */
-    }
-
-    /* Contiguous float reductions with SSE2 (part of the x86-64 baseline,
-       so the wheel stays portable): four vector accumulators break the
-       add latency chain, so the loop runs at memory speed.  NaN: min/max
-       track "unordered" lanes apart (minpd alone would drop a NaN that
-       is not its second operand); *nan is set when one was seen. */
-    #define PYBUF_RED_F64(name, OP, SCALAR)                                   \
-    static double name(const double *p, Py_ssize_t n, int *nan) {             \
-        Py_ssize_t i = 0;                                                     \
-        double r = p[0], t[2];                                                \
-        int bad = 0;                                                          \
-        PYBUF_SIMD_BODY_F64(OP, SCALAR)                                             \
-        for (; i < n; i++) { double x = p[i]; bad |= x != x; r = SCALAR; }    \
-        *nan = bad;                                                           \
-        return r;                                                             \
-    }
-    #if PYBUF_SSE2
-    #define PYBUF_SIMD_BODY_F64(OP, SCALAR)                                         \
-        if (n >= 8) {                                                         \
-            __m128d m0 = _mm_set1_pd(p[0]), m1 = m0, m2 = m0, m3 = m0;        \
-            __m128d u = _mm_setzero_pd();                                     \
-            for (; i + 8 <= n; i += 8) {                                      \
-                __m128d x0, x1, x2, x3;                                       \
-                pybuf_prefetch_ahead(p + i);                                  \
-                x0 = _mm_loadu_pd(p + i); x1 = _mm_loadu_pd(p + i + 2);       \
-                x2 = _mm_loadu_pd(p + i + 4); x3 = _mm_loadu_pd(p + i + 6);   \
-                u = _mm_or_pd(u, _mm_or_pd(_mm_cmpunord_pd(x0, x1),           \
-                                           _mm_cmpunord_pd(x2, x3)));         \
-                m0 = OP(x0, m0); m1 = OP(x1, m1); m2 = OP(x2, m2); m3 = OP(x3, m3); \
-            }                                                                 \
-            m0 = OP(OP(m0, m1), OP(m2, m3));                                  \
-            _mm_storeu_pd(t, m0);                                             \
-            r = t[0]; { double x = t[1]; r = SCALAR; }                        \
-            bad = _mm_movemask_pd(u) != 0 || p[0] != p[0];                    \
-        }
-    #else
-    #define PYBUF_SIMD_BODY_F64(OP, SCALAR)
-    #endif
-    PYBUF_RED_F64(pybuf_min_f64, _mm_min_pd, (x < r ? x : r))
-    PYBUF_RED_F64(pybuf_max_f64, _mm_max_pd, (x > r ? x : r))
-
-    static double pybuf_sum_f64(const double *p, Py_ssize_t n) {
-        Py_ssize_t i = 0;
-        double s = 0, t[2];
-    #if PYBUF_SSE2
-        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
-        for (; i + 8 <= n; i += 8) {
-            pybuf_prefetch_ahead(p + i);
-            a0 = _mm_add_pd(a0, _mm_loadu_pd(p + i));
-            a1 = _mm_add_pd(a1, _mm_loadu_pd(p + i + 2));
-            a2 = _mm_add_pd(a2, _mm_loadu_pd(p + i + 4));
-            a3 = _mm_add_pd(a3, _mm_loadu_pd(p + i + 6));
-        }
-        a0 = _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3));
-        _mm_storeu_pd(t, a0);
-        s = t[0] + t[1];
-    #endif
-        for (; i < n; i++) s += p[i];
-        return s;
-    }
-
-    static double pybuf_dot_f64(const double *a, const double *b, Py_ssize_t n) {
-        Py_ssize_t i = 0;
-        double s = 0, t[2];
-    #if PYBUF_SSE2
-        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
-        for (; i + 8 <= n; i += 8) {
-            pybuf_prefetch_ahead(a + i);
-            pybuf_prefetch_ahead(b + i);
-            a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_loadu_pd(a + i), _mm_loadu_pd(b + i)));
-            a1 = _mm_add_pd(a1, _mm_mul_pd(_mm_loadu_pd(a + i + 2), _mm_loadu_pd(b + i + 2)));
-            a2 = _mm_add_pd(a2, _mm_mul_pd(_mm_loadu_pd(a + i + 4), _mm_loadu_pd(b + i + 4)));
-            a3 = _mm_add_pd(a3, _mm_mul_pd(_mm_loadu_pd(a + i + 6), _mm_loadu_pd(b + i + 6)));
-        }
-        a0 = _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3));
-        _mm_storeu_pd(t, a0);
-        s = t[0] + t[1];
-    #endif
-        for (; i < n; i++) s += a[i] * b[i];
-        return s;
-    }
-
-    /* float32: the same with four lanes (min/max) or widened to float64
-       two lanes at a time (sum: numpy's dtype="f8" accumulation). */
-    #define PYBUF_RED_F32(name, OP, SCALAR)                                   \
-    static double name(const float *p, Py_ssize_t n, int *nan) {              \
-        Py_ssize_t i = 0;                                                     \
-        float r = p[0], t[4];                                                 \
-        int bad = 0;                                                          \
-        PYBUF_SIMD_BODY_F32(OP, SCALAR)                                       \
-        for (; i < n; i++) { float x = p[i]; bad |= x != x; r = SCALAR; }     \
-        *nan = bad;                                                           \
-        return r;                                                             \
-    }
-    #if PYBUF_SSE2
-    #define PYBUF_SIMD_BODY_F32(OP, SCALAR)                                   \
-        if (n >= 16) {                                                        \
-            __m128 m0 = _mm_set1_ps(p[0]), m1 = m0, m2 = m0, m3 = m0;         \
-            __m128 u = _mm_setzero_ps();                                      \
-            int j;                                                            \
-            for (; i + 16 <= n; i += 16) {                                    \
-                __m128 x0 = _mm_loadu_ps(p + i), x1 = _mm_loadu_ps(p + i + 4); \
-                __m128 x2 = _mm_loadu_ps(p + i + 8), x3 = _mm_loadu_ps(p + i + 12); \
-                u = _mm_or_ps(u, _mm_or_ps(_mm_cmpunord_ps(x0, x1),           \
-                                           _mm_cmpunord_ps(x2, x3)));         \
-                m0 = OP(x0, m0); m1 = OP(x1, m1); m2 = OP(x2, m2); m3 = OP(x3, m3); \
-            }                                                                 \
-            m0 = OP(OP(m0, m1), OP(m2, m3));                                  \
-            _mm_storeu_ps(t, m0);                                             \
-            r = t[0];                                                         \
-            for (j = 1; j < 4; j++) { float x = t[j]; r = SCALAR; }           \
-            bad = _mm_movemask_ps(u) != 0 || p[0] != p[0];                    \
-        }
-    #else
-    #define PYBUF_SIMD_BODY_F32(OP, SCALAR)
-    #endif
-    PYBUF_RED_F32(pybuf_min_f32, _mm_min_ps, (x < r ? x : r))
-    PYBUF_RED_F32(pybuf_max_f32, _mm_max_ps, (x > r ? x : r))
-
-    static double pybuf_sum_f32(const float *p, Py_ssize_t n) {
-        Py_ssize_t i = 0;
-        double s = 0, t[2];
-    #if PYBUF_SSE2
-        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
-        for (; i + 8 <= n; i += 8) {
-            __m128 x = _mm_loadu_ps(p + i), y = _mm_loadu_ps(p + i + 4);
-            a0 = _mm_add_pd(a0, _mm_cvtps_pd(x));
-            a1 = _mm_add_pd(a1, _mm_cvtps_pd(_mm_movehl_ps(x, x)));
-            a2 = _mm_add_pd(a2, _mm_cvtps_pd(y));
-            a3 = _mm_add_pd(a3, _mm_cvtps_pd(_mm_movehl_ps(y, y)));
-        }
-        a0 = _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3));
-        _mm_storeu_pd(t, a0);
-        s = t[0] + t[1];
-    #endif
-        for (; i < n; i++) s += p[i];
-        return s;
-    }
-
-    /* Run task(a) on the calling thread and task(b) on a new one, and wait.
-       Without threads (or when one cannot be started) both run here. */
-    typedef void (*pybuf_task)(void *);
-    typedef struct { pybuf_task task; void *arg; } pybuf_thunk;
-    #if defined(__unix__) || defined(__APPLE__)
-    #include <pthread.h>
-    static void *pybuf_thunk_run(void *p) {
-        pybuf_thunk *t = (pybuf_thunk *)p;
-        t->task(t->arg);
-        return NULL;
-    }
-    static void pybuf_run2(pybuf_task task, void *a, void *b) {
-        pthread_t th;
-        pybuf_thunk t;
-        t.task = task; t.arg = b;
-        if (pthread_create(&th, NULL, pybuf_thunk_run, &t) != 0) {
-            task(a); task(b);
-            return;
-        }
-        task(a);
-        pthread_join(th, NULL);
-    }
-    #else
-    static void pybuf_run2(pybuf_task task, void *a, void *b) { task(a); task(b); }
-    #endif
-
-    static int pybuf_little_endian(void) {
-        const uint16_t one = 1;
-        return *(const unsigned char *)&one == 1;
-    }
-    """
+cdef extern from "_simd.h":
+    # C in pybuf/_simd.c; the SIMD kernels (pybuf_simd, one table per
+    # path) in pybuf/_simd_isa.h.
     uint16_t pybuf_bswap16(uint16_t) nogil
     uint32_t pybuf_bswap32(uint32_t) nogil
     uint64_t pybuf_bswap64(uint64_t) nogil
@@ -363,13 +90,36 @@ cdef extern from *:
     void pybuf_stream_fill(char *dst, size_t n, const char *item,
                            size_t itemsize) nogil
     bint pybuf_little_endian() nogil
-    double pybuf_min_f64(const double *p, Py_ssize_t n, int *nan) nogil
-    double pybuf_max_f64(const double *p, Py_ssize_t n, int *nan) nogil
-    double pybuf_sum_f64(const double *p, Py_ssize_t n) nogil
-    double pybuf_min_f32(const float *p, Py_ssize_t n, int *nan) nogil
-    double pybuf_max_f32(const float *p, Py_ssize_t n, int *nan) nogil
-    double pybuf_sum_f32(const float *p, Py_ssize_t n) nogil
-    double pybuf_dot_f64(const double *a, const double *b, Py_ssize_t n) nogil
+    ctypedef struct pybuf_simd_table:
+        const char *name
+        double (*sum_f64)(const double *p, Py_ssize_t n, bint nta) noexcept nogil
+        double (*sum_f32)(const float *p, Py_ssize_t n, bint nta) noexcept nogil
+        double (*min_f64)(const double *p, Py_ssize_t n, int *nan, bint nta) noexcept nogil
+        double (*max_f64)(const double *p, Py_ssize_t n, int *nan, bint nta) noexcept nogil
+        float (*min_f32)(const float *p, Py_ssize_t n, int *nan, bint nta) noexcept nogil
+        float (*max_f32)(const float *p, Py_ssize_t n, int *nan, bint nta) noexcept nogil
+        double (*dot_f64)(const double *a, const double *b, Py_ssize_t n,
+                          bint nta) noexcept nogil
+        double (*dot_f32)(const float *a, const float *b, Py_ssize_t n,
+                          bint nta) noexcept nogil
+        void (*cvt_f64_f32)(float *d, const double *s, Py_ssize_t n) noexcept nogil
+        void (*cvt_f32_f64)(double *d, const float *s, Py_ssize_t n) noexcept nogil
+        void (*bswap16)(uint16_t *d, const uint16_t *s, Py_ssize_t n) noexcept nogil
+        void (*bswap32)(uint32_t *d, const uint32_t *s, Py_ssize_t n) noexcept nogil
+        void (*bswap64)(uint64_t *d, const uint64_t *s, Py_ssize_t n) noexcept nogil
+        void (*take2_u32)(uint32_t *d, const uint32_t *s, Py_ssize_t n) noexcept nogil
+        void (*take2_u64)(uint64_t *d, const uint64_t *s, Py_ssize_t n) noexcept nogil
+        bint (*equal_f64)(const double *a, const double *b, Py_ssize_t n) noexcept nogil
+        bint (*equal_f32)(const float *a, const float *b, Py_ssize_t n) noexcept nogil
+        void (*fill)(char *d, size_t nbytes, const char *item,
+                     size_t isz) noexcept nogil
+    const pybuf_simd_table *pybuf_simd
+    enum: PYBUF_SIMD_NPATHS
+    const char *pybuf_simd_path_name(int k) nogil
+    bint pybuf_simd_path_supported(int k) nogil
+    int pybuf_simd_select(const char *name) nogil
+    size_t pybuf_cache_size(int level) nogil
+    size_t pybuf_default_stream_bytes() nogil
 
 
 cdef enum:
@@ -380,8 +130,6 @@ cdef enum:
     # Below this many bytes of work the GIL is kept: releasing and taking
     # it back costs more than the loop.
     NOGIL_BYTES = 32768
-    # Default of _stream_bytes (below).
-    DEFAULT_STREAM_BYTES = 4 << 20
     # Side of the square tiles of a transposing copy, in bytes of one row:
     # a tile of 32 x 32 float64 (8 KiB each side) sits in L1.
     TILE_BYTES = 256
@@ -392,11 +140,78 @@ cdef enum:
 cdef bint LITTLE = pybuf_little_endian()
 
 # Copies, fills and conversions whose destination has at least this many
-# bytes write it with non-temporal stores.  With cold caches they win from
-# 2 MiB up on the reference machine (8 MiB L3, shared); half the L3 keeps
-# smaller results in cache for their next reader, where ordinary stores
-# are cheaper.
-cdef Py_ssize_t _stream_bytes = DEFAULT_STREAM_BYTES
+# bytes write it with non-temporal stores, and reductions of that many
+# bytes prefetch with the non-temporal hint.  Derived from the cache sizes
+# of this machine (pybuf_default_stream_bytes in _simd.c): smaller data
+# may well be in cache, where ordinary stores and loads are cheaper.
+cdef Py_ssize_t _stream_bytes = <Py_ssize_t>pybuf_default_stream_bytes()
+
+
+def _init_simd():
+    """Fill the kernel table once, at import: the path named by the
+    environment variable ``PYBUF_SIMD``, else the widest this CPU runs.
+    A bad name fails the import with RuntimeError (as numpy does for CPU
+    features it cannot enable), not ImportError, which would read as
+    "not built"."""
+    import os
+    want = os.environ.get("PYBUF_SIMD", "")
+    _select_simd(want, "PYBUF_SIMD", RuntimeError)
+
+
+cdef _select_simd(str want, str what, type error):
+    cdef int rc = pybuf_simd_select(want.encode("ascii", "replace"))
+    if rc == -1:
+        raise error(f"{what}={want!r} names no SIMD path of this build; "
+                    f"choose one of {', '.join(_simd_paths(False))}")
+    if rc == -2:
+        raise error(f"{what}={want!r}: this CPU cannot run that SIMD path; "
+                    f"it runs {', '.join(_simd_paths())}")
+
+
+def _simd_path():
+    """The name of the SIMD path the kernels use (``sse2``, ``avx2``,
+    ``avx512``; ``generic`` off x86)."""
+    return pybuf_simd.name.decode("ascii")
+
+
+def _simd_paths(supported=True):
+    """The SIMD paths of this build, narrowest first; with ``supported``
+    only those this CPU runs."""
+    cdef int k
+    return [pybuf_simd_path_name(k).decode("ascii")
+            for k in range(PYBUF_SIMD_NPATHS)
+            if pybuf_simd_path_name(k) != NULL
+            and (not supported or pybuf_simd_path_supported(k))]
+
+
+def _set_simd_path(name):
+    """Switch the kernels to SIMD path ``name`` ('' : the widest) and
+    return the previous one (tests and benchmarks; not while another
+    thread runs a kernel).  ValueError for a path this CPU cannot run."""
+    old = _simd_path()
+    _select_simd(name, "path", ValueError)
+    return old
+
+
+def _simd_describe():
+    """One line for ``python -m pybuf info``: the SIMD path in use, those
+    this CPU runs, and how it was chosen."""
+    import os
+    how = (f"forced by PYBUF_SIMD={os.environ['PYBUF_SIMD']}"
+           if os.environ.get("PYBUF_SIMD") else "the widest this CPU runs")
+    return (f"{_simd_path()} ({how}; available: {', '.join(_simd_paths())}; "
+            f"streaming from {_stream_bytes >> 10} KiB)")
+
+
+def _cache_info():
+    """Cache sizes in bytes as the kernels see them (0: unknown) and the
+    streaming threshold derived from them."""
+    return {"l1d": pybuf_cache_size(1), "l2": pybuf_cache_size(2),
+            "l3": pybuf_cache_size(3), "last_level": pybuf_cache_size(0),
+            "stream_bytes": _stream_bytes}
+
+
+_init_simd()
 
 
 # Work on at least this many bytes (of the main operand) is split between
@@ -404,8 +219,11 @@ cdef Py_ssize_t _stream_bytes = DEFAULT_STREAM_BYTES
 # products (not fills: their streaming stores already saturate the writes).  One
 # core of the reference machine reads 15-20 GB/s; two reach 19-25 GB/s
 # when the other core is idle.  Starting a thread costs ~30 us: 16 MiB
-# (about 1 ms of work) makes that noise.
-cdef Py_ssize_t _parallel_bytes = 16 << 20
+# (about 1 ms of work) makes that noise.  Data that may still be in cache
+# (below _stream_bytes) stays on one core: from L2/L3 one core is fast, and
+# the second one is often busy.
+cdef Py_ssize_t _parallel_bytes = _stream_bytes if _stream_bytes > (16 << 20) \
+    else (16 << 20)
 
 
 def _set_parallel_threshold(nbytes):
@@ -815,6 +633,12 @@ cdef void _copy_line(char *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,
     cdef Py_ssize_t i
     if ds == isz and ss == isz:
         _copy_bytes(d, s, n * isz)
+    elif ds == isz and ss == 2 * isz and (isz == 8 or isz == 4) and \
+            (<uintptr_t>d | <uintptr_t>s) % isz == 0:
+        if isz == 8:
+            pybuf_simd.take2_u64(<uint64_t *>d, <const uint64_t *>s, n)
+        else:
+            pybuf_simd.take2_u32(<uint32_t *>d, <const uint32_t *>s, n)
     elif isz == 8:
         _move_typed(<uint64_t *>d, ds, <const uint64_t *>s, ss, n)
     elif isz == 4:
@@ -951,9 +775,6 @@ cdef void _copy_loop(Loop *L, Py_ssize_t isz) noexcept nogil:
 cdef void _fill_contig(char *d, Py_ssize_t nbytes, const char *item,
                        Py_ssize_t isz) noexcept nogil:
     cdef Py_ssize_t i, done
-    cdef uint64_t v8
-    cdef uint32_t v4
-    cdef uint16_t v2
     cdef bint same = True
     for i in range(1, isz):
         same = same and item[i] == item[0]
@@ -961,18 +782,8 @@ cdef void _fill_contig(char *d, Py_ssize_t nbytes, const char *item,
         pybuf_stream_fill(d, <size_t>nbytes, item, <size_t>isz)
     elif same:
         memset(d, item[0], <size_t>nbytes)
-    elif isz == 8:
-        memcpy(&v8, item, 8)
-        for i in range(nbytes // 8):
-            memcpy(d + 8 * i, &v8, 8)
-    elif isz == 4:
-        memcpy(&v4, item, 4)
-        for i in range(nbytes // 4):
-            memcpy(d + 4 * i, &v4, 4)
-    elif isz == 2:
-        memcpy(&v2, item, 2)
-        for i in range(nbytes // 2):
-            memcpy(d + 2 * i, &v2, 2)
+    elif isz == 8 or isz == 4 or isz == 2:
+        pybuf_simd.fill(d, <size_t>nbytes, item, <size_t>isz)
     else:
         # Doubling: each memcpy copies everything written so far.
         memcpy(d, item, <size_t>isz)
@@ -1019,7 +830,15 @@ cdef void _bswap_typed(word_t *d, Py_ssize_t ds, const word_t *s,
     cdef word_t x
     cdef char *dp = <char *>d
     cdef const char *sp = <const char *>s
-    if ds == sizeof(word_t) and ss == sizeof(word_t):
+    if ds == sizeof(word_t) and ss == sizeof(word_t) and \
+            (<uintptr_t>d | <uintptr_t>s) % sizeof(word_t) == 0:
+        if word_t is uint64_t:
+            pybuf_simd.bswap64(d, s, n)
+        elif word_t is uint32_t:
+            pybuf_simd.bswap32(d, s, n)
+        elif word_t is uint16_t:
+            pybuf_simd.bswap16(d, s, n)
+    elif ds == sizeof(word_t) and ss == sizeof(word_t):
         for i in range(n):
             memcpy(&x, sp + i * sizeof(word_t), sizeof(word_t))
             x = _bswap(x)
@@ -1104,8 +923,13 @@ cdef void _cast_typed(const src_t *s, Py_ssize_t ss, real_t *d, Py_ssize_t ds,
         for i in range(n):
             (<real_t *>(dp + i * ds))[0] = <real_t>((<const uint8_t *>(sp + i * ss))[0] != 0)
     elif ss == sizeof(src_t) and ds == sizeof(real_t):
-        for i in range(n):
-            d[i] = <real_t>s[i]
+        if src_t is float64_t and real_t is float32_t:
+            pybuf_simd.cvt_f64_f32(d, s, n)
+        elif src_t is float32_t and real_t is float64_t:
+            pybuf_simd.cvt_f32_f64(d, s, n)
+        else:
+            for i in range(n):
+                d[i] = <real_t>s[i]
     else:
         for i in range(n):
             (<real_t *>(dp + i * ds))[0] = <real_t>(<const src_t *>(sp + i * ss))[0]
@@ -1176,12 +1000,12 @@ cdef void _sum_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n,
     cdef uint64_t u0 = 0
     if real_t is float64_t:
         if s == sizeof(real_t):
-            acc.f += pybuf_sum_f64(p, n)
+            acc.f += pybuf_simd.sum_f64(p, n, n * 8 >= _stream_bytes)
             acc.count += n
             return
     if real_t is float32_t:
         if s == sizeof(real_t):
-            acc.f += pybuf_sum_f32(p, n)
+            acc.f += pybuf_simd.sum_f32(p, n, n * 4 >= _stream_bytes)
             acc.count += n
             return
     if real_t is float32_t or real_t is float64_t:
@@ -1233,14 +1057,18 @@ cdef void _minmax_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n,
     cdef real_t m0, m1, m2, m3, x0, x1, x2, x3
     cdef bint nan = False
     cdef int cnan = 0
+    cdef bint nta
     if n <= 0:
         return
     if real_t is float64_t and s == sizeof(real_t):
-        m0 = pybuf_max_f64(p, n, &cnan) if want_max else pybuf_min_f64(p, n, &cnan)
+        nta = n * 8 >= _stream_bytes
+        m0 = (pybuf_simd.max_f64(p, n, &cnan, nta) if want_max
+              else pybuf_simd.min_f64(p, n, &cnan, nta))
         nan = cnan
     elif real_t is float32_t and s == sizeof(real_t):
-        m0 = <float32_t>(pybuf_max_f32(p, n, &cnan) if want_max
-                         else pybuf_min_f32(p, n, &cnan))
+        nta = n * 4 >= _stream_bytes
+        m0 = (pybuf_simd.max_f32(p, n, &cnan, nta) if want_max
+              else pybuf_simd.min_f32(p, n, &cnan, nta))
         nan = cnan
     elif s != sizeof(real_t) or n < 8:
         m0 = p[0]
@@ -1380,6 +1208,10 @@ cdef bint _equal_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
     if sa == sizeof(real_t) and sb == sizeof(real_t):
         if not (real_t is float32_t or real_t is float64_t or real_t is bool_t):
             return memcmp(a, b, <size_t>n * sizeof(real_t)) == 0
+        if real_t is float64_t:
+            return pybuf_simd.equal_f64(a, b, n)
+        if real_t is float32_t:
+            return pybuf_simd.equal_f32(a, b, n)
         # Blocks of 256 without an early exit inside vectorise.
         start = 0
         while start < n:
@@ -1428,7 +1260,12 @@ cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
     cdef uint64_t u0 = 0
     if real_t is float64_t:
         if sa == sizeof(real_t) and sb == sizeof(real_t):
-            acc.f += pybuf_dot_f64(a, b, n)
+            acc.f += pybuf_simd.dot_f64(a, b, n, n * 8 >= _stream_bytes)
+            acc.count += n
+            return
+    if real_t is float32_t:
+        if sa == sizeof(real_t) and sb == sizeof(real_t):
+            acc.f += pybuf_simd.dot_f32(a, b, n, n * 4 >= _stream_bytes)
             acc.count += n
             return
     if real_t is float32_t or real_t is float64_t:
@@ -2065,9 +1902,9 @@ def copyto(dst, src):
     double) through float64, rounded once into the destination; ``g`` to
     ``g`` copies exactly.
 
-    Contiguous copies of at least 4 MiB use non-temporal stores; a copy
-    whose source and destination run along different axes (a transpose)
-    goes through 32 x 32 tiles.
+    Contiguous copies larger than the caches use non-temporal stores; a
+    copy whose source and destination run along different axes (a
+    transpose) goes through 32 x 32 tiles.
 
     Examples
     --------
@@ -2222,7 +2059,7 @@ def fill(dst, value):
 
     Notes
     -----
-    Contiguous destinations of at least 4 MiB are filled with
+    Contiguous destinations larger than the caches are filled with
     non-temporal (streaming) stores.
     """
     cdef PyThreadState *_ts

@@ -9,7 +9,11 @@ machine with a large shared L3 are 1.2-3.5x optimistic.  Each case gives
   operand copied once): how close the kernel runs to memory speed.
 
 Ratios are pybuf time / baseline time: below 1, pybuf is faster.  A size
-sweep from 1 KiB to 256 MiB follows for copyto, fill and sum.
+sweep from 1 KiB to 256 MiB follows for copyto, fill and sum, then a warm
+sweep (``warm``: the data in cache, 4 KiB to 16 MiB) of every kernel
+against numpy, whose case names say the SIMD path the kernels used
+(``python -m pybuf.bench.bench_kernels --warm`` runs it alone and prints it
+as a table of numpy time / pybuf time).
 
 Run ``python -m pybuf.bench.bench_kernels`` (``--quick``: small sizes, for
 iterating).  numpy's BLAS (``dot``) may be slowed or pinned by
@@ -40,6 +44,13 @@ def _memmove_row(case, fn, nbytes, moved, repeat, target=""):
     return compare(SUITE, case, fn, "memmove same bytes",
                    lambda: ctypes.memmove(d, s, nbytes), nbytes=moved,
                    target=target, repeat=repeat, cold=True)
+
+
+def _tag_path(rows):
+    """Name the SIMD path the kernels used in each row's case."""
+    for r in rows:
+        r.case += f" [{simd_path()}]"
+    return rows
 
 
 def targets(nbytes=64 * MiB, repeat=7):
@@ -101,7 +112,7 @@ def targets(nbytes=64 * MiB, repeat=7):
                         lambda: pybuf.sum(small), "np.sum",
                         lambda: np.sum(small), nbytes=small.nbytes,
                         target="<= 0.5", repeat=repeat))
-    return rows
+    return _tag_path(rows)
 
 
 def sweep(sizes, repeat=5):
@@ -137,19 +148,92 @@ def sweep(sizes, repeat=5):
                                      lambda: pybuf.copyto(out, a), a.nbytes,
                                      2 * a.nbytes, repeat))
         del a, out
+    return _tag_path(rows)
+
+
+def simd_path():
+    """The SIMD path pybuf's kernels use in this process (``sse2`` for a
+    build without runtime dispatch)."""
+    return getattr(pybuf.kernels, "_simd_path", lambda: "sse2")()
+
+
+def warm(sizes=(4 * 1024, 256 * 1024, 4 * MiB, 16 * MiB), repeat=7):
+    """Each kernel on float64 data already in cache (the call repeated on
+    the same operands), interleaved with numpy's equivalent.  The case
+    names the SIMD path in use; ``Row.speedup`` (numpy / pybuf) is the
+    figure the performance page plots."""
+    path = simd_path()
+    rows = []
+    for nbytes in sizes:
+        n = nbytes // 8
+        rng = np.random.default_rng(2)
+        a = rng.standard_normal(n)
+        b = rng.standard_normal(n)
+        out = np.empty_like(a)
+        f4 = np.empty(n, np.float32)
+        half = np.empty(n // 2)
+        sw = a.copy()
+        label = f"{nbytes // 1024} KiB" if nbytes < MiB else f"{nbytes // MiB} MiB"
+        for case, fn, base, base_fn, moved in (
+                ("sum", lambda: pybuf.sum(a), "np.sum", lambda: np.sum(a),
+                 nbytes),
+                ("min", lambda: pybuf.min(a), "np.min", lambda: np.min(a),
+                 nbytes),
+                ("max", lambda: pybuf.max(a), "np.max", lambda: np.max(a),
+                 nbytes),
+                ("dot", lambda: pybuf.dot(a, b), "np.dot (BLAS)",
+                 lambda: np.dot(a, b), 2 * nbytes),
+                ("copyto", lambda: pybuf.copyto(out, a), "np.copyto",
+                 lambda: np.copyto(out, a), 2 * nbytes),
+                ("fill", lambda: pybuf.fill(out, 1.5), "ndarray.fill",
+                 lambda: out.fill(1.5), nbytes),
+                ("convert f8->f4", lambda: pybuf.copyto(f4, a),
+                 "np.copyto unsafe",
+                 lambda: np.copyto(f4, a, casting="unsafe"),
+                 nbytes + nbytes // 2),
+                ("strided a[::2]", lambda: pybuf.copyto(half, a[::2]),
+                 "np.copyto", lambda: np.copyto(half, a[::2]), nbytes),
+                ("byteswap in place", lambda: pybuf.byteswap(sw, out=sw),
+                 "byteswap(inplace)", lambda: sw.byteswap(inplace=True),
+                 2 * nbytes)):
+            rows.append(compare(SUITE, f"warm {case} {label} [{path}]", fn,
+                                base, base_fn, nbytes=moved, repeat=repeat))
+        del a, b, out, f4, half, sw
     return rows
 
 
+def warm_table(rows):
+    """The warm rows as a kernel x size table of speedups (numpy time /
+    pybuf time: above 1, pybuf is faster), titled with the SIMD path."""
+    cells, sizes, paths = {}, [], set()
+    for r in rows:
+        head, path = r.case[len("warm "):].rstrip("]").rsplit(" [", 1)
+        kernel, number, unit = head.rsplit(" ", 2)
+        size = f"{number} {unit}"
+        if size not in sizes:
+            sizes.append(size)
+        paths.add(path)
+        cells.setdefault(kernel, {})[size] = r.speedup
+    lines = [f"warm, numpy time / pybuf time (SIMD path: {', '.join(sorted(paths))})",
+             f"{'kernel':<20}" + "".join(f"{s:>9}" for s in sizes)]
+    for kernel, row in cells.items():
+        lines.append(f"{kernel:<20}" + "".join(f"{row[s]:9.2f}" for s in sizes))
+    return "\n".join(lines)
+
+
 def run(quick=False):
-    """All rows: the target table (64 MiB; 4 MiB when ``quick``) and the
-    size sweep (1 KiB .. 256 MiB; .. 4 MiB when ``quick``)."""
+    """All rows: the target table (64 MiB; 4 MiB when ``quick``), the
+    cold size sweep (1 KiB .. 256 MiB; .. 4 MiB when ``quick``) and the
+    warm sweep (4 KiB .. 16 MiB; .. 256 KiB when ``quick``)."""
     if quick:
         rows = targets(4 * MiB, repeat=3)
         rows += sweep([1024, 64 * 1024, 4 * MiB], repeat=3)
+        rows += warm((4 * 1024, 256 * 1024), repeat=3)
     else:
         rows = targets(64 * MiB, repeat=7)
         rows += sweep([1024, 16 * 1024, 256 * 1024, 4 * MiB, 16 * MiB,
                        32 * MiB, 64 * MiB, 256 * MiB], repeat=5)
+        rows += warm()
     return rows
 
 
@@ -166,6 +250,11 @@ def environment_note():
 
 
 if __name__ == "__main__":
+    if "--warm" in sys.argv:
+        rows = warm()
+        print(format_table(rows))
+        print(warm_table(rows))
+        sys.exit(0)
     rows = run(quick="--quick" in sys.argv)
     print(format_table(rows))
     note = environment_note()

@@ -1,0 +1,419 @@
+/* pybuf/_simd.c -- see _simd.h.  Built with the baseline flags only: the
+ * AVX2 and AVX-512 kernels are compiled with __attribute__((target(...)))
+ * and only called after the CPU was checked. */
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdint.h>
+
+#include "_simd.h"
+
+/* -DPYBUF_GENERIC_ONLY builds only the plain-C path, to check it on x86 */
+#if (defined(__x86_64__) || defined(_M_X64) || (defined(__i386__) && defined(__SSE2__))) \
+    && !defined(PYBUF_GENERIC_ONLY)
+#define PYBUF_X86 1
+#include <immintrin.h>
+#else
+#define PYBUF_X86 0
+#endif
+
+#if PYBUF_X86 && (defined(__GNUC__) || defined(__clang__))
+#define PYBUF_DISPATCH 1        /* target attributes and __builtin_cpu_supports */
+#else
+#define PYBUF_DISPATCH 0
+#endif
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+/* ---- The paths ----------------------------------------------------------- */
+
+#if !PYBUF_X86
+/* generic: plain C, one item per "vector" */
+#define PYBUF_SFX(name) name##_generic
+#define PYBUF_TARGET
+#define PYBUF_PATH "generic"
+#define VW 1
+#define VD double
+#define VM int
+#define VD_ZERO() 0.0
+#define VD_SET1(x) (x)
+#define VD_LOAD(p) (*(p))
+#define VD_LOADF(p) ((double)*(p))
+#define VD_STORE(p, v) (*(p) = (v))
+#define VD_ADD(a, b) ((a) + (b))
+#define VD_FMA(a, b, c) ((a) * (b) + (c))
+#define VD_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define VD_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define VD_UNORD(a, b) (((a) != (a)) | ((b) != (b)))
+#define VM_ZERO() 0
+#define VM_OR(a, b) ((a) | (b))
+#define VM_ANY(m) (m)
+#define VFW 1
+#define VF float
+#define VFM int
+#define VF_SET1(x) (x)
+#define VF_LOAD(p) (*(p))
+#define VF_STORE(p, v) (*(p) = (v))
+#define VF_MIN VD_MIN
+#define VF_MAX VD_MAX
+#define VF_UNORD VD_UNORD
+#define VFM_ZERO VM_ZERO
+#define VFM_OR VM_OR
+#define VFM_ANY VM_ANY
+#include "_simd_isa.h"
+#endif
+
+#if PYBUF_X86
+/* sse2: the x86-64 baseline */
+#define PYBUF_SFX(name) name##_sse2
+#define PYBUF_TARGET
+#define PYBUF_PATH "sse2"
+#define VW 2
+#define VD __m128d
+#define VM __m128d
+#define VD_ZERO() _mm_setzero_pd()
+#define VD_SET1(x) _mm_set1_pd(x)
+#define VD_LOAD(p) _mm_loadu_pd(p)
+#define VD_LOADF(p) _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(p))))
+#define VD_STORE(p, v) _mm_storeu_pd(p, v)
+#define VD_ADD(a, b) _mm_add_pd(a, b)
+#define VD_FMA(a, b, c) _mm_add_pd(_mm_mul_pd(a, b), c)
+#define VD_MIN(a, b) _mm_min_pd(a, b)
+#define VD_MAX(a, b) _mm_max_pd(a, b)
+#define VD_UNORD(a, b) _mm_cmpunord_pd(a, b)
+#define VM_ZERO() _mm_setzero_pd()
+#define VM_OR(a, b) _mm_or_pd(a, b)
+#define VM_ANY(m) (_mm_movemask_pd(m) != 0)
+#define VFW 4
+#define VF __m128
+#define VFM __m128
+#define VF_SET1(x) _mm_set1_ps(x)
+#define VF_LOAD(p) _mm_loadu_ps(p)
+#define VF_STORE(p, v) _mm_storeu_ps(p, v)
+#define VF_MIN(a, b) _mm_min_ps(a, b)
+#define VF_MAX(a, b) _mm_max_ps(a, b)
+#define VF_UNORD(a, b) _mm_cmpunord_ps(a, b)
+#define VFM_ZERO() _mm_setzero_ps()
+#define VFM_OR(a, b) _mm_or_ps(a, b)
+#define VFM_ANY(m) (_mm_movemask_ps(m) != 0)
+#include "_simd_isa.h"
+#endif
+
+#if PYBUF_DISPATCH
+/* avx2: AVX2 with FMA (x86-64-v3) */
+#define PYBUF_SFX(name) name##_avx2
+#define PYBUF_TARGET __attribute__((target("avx2,fma")))
+#define PYBUF_PATH "avx2"
+#define VW 4
+#define VD __m256d
+#define VM __m256d
+#define VD_ZERO() _mm256_setzero_pd()
+#define VD_SET1(x) _mm256_set1_pd(x)
+#define VD_LOAD(p) _mm256_loadu_pd(p)
+#define VD_LOADF(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define VD_STORE(p, v) _mm256_storeu_pd(p, v)
+#define VD_ADD(a, b) _mm256_add_pd(a, b)
+#define VD_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define VD_MIN(a, b) _mm256_min_pd(a, b)
+#define VD_MAX(a, b) _mm256_max_pd(a, b)
+#define VD_UNORD(a, b) _mm256_cmp_pd(a, b, _CMP_UNORD_Q)
+#define VM_ZERO() _mm256_setzero_pd()
+#define VM_OR(a, b) _mm256_or_pd(a, b)
+#define VM_ANY(m) (_mm256_movemask_pd(m) != 0)
+#define VFW 8
+#define VF __m256
+#define VFM __m256
+#define VF_SET1(x) _mm256_set1_ps(x)
+#define VF_LOAD(p) _mm256_loadu_ps(p)
+#define VF_STORE(p, v) _mm256_storeu_ps(p, v)
+#define VF_MIN(a, b) _mm256_min_ps(a, b)
+#define VF_MAX(a, b) _mm256_max_ps(a, b)
+#define VF_UNORD(a, b) _mm256_cmp_ps(a, b, _CMP_UNORD_Q)
+#define VFM_ZERO() _mm256_setzero_ps()
+#define VFM_OR(a, b) _mm256_or_ps(a, b)
+#define VFM_ANY(m) (_mm256_movemask_ps(m) != 0)
+#include "_simd_isa.h"
+/* avx512: F, BW, DQ and VL (x86-64-v4), 512-bit vectors */
+#define PYBUF_SFX(name) name##_avx512
+#define PYBUF_TARGET __attribute__((target( \
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512")))
+#define PYBUF_PATH "avx512"
+#define VW 8
+#define VD __m512d
+#define VM __mmask8
+#define VD_ZERO() _mm512_setzero_pd()
+#define VD_SET1(x) _mm512_set1_pd(x)
+#define VD_LOAD(p) _mm512_loadu_pd(p)
+#define VD_LOADF(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define VD_STORE(p, v) _mm512_storeu_pd(p, v)
+#define VD_ADD(a, b) _mm512_add_pd(a, b)
+#define VD_FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define VD_MIN(a, b) _mm512_min_pd(a, b)
+#define VD_MAX(a, b) _mm512_max_pd(a, b)
+#define VD_UNORD(a, b) _mm512_cmp_pd_mask(a, b, _CMP_UNORD_Q)
+#define VM_ZERO() ((__mmask8)0)
+#define VM_OR(a, b) ((__mmask8)((a) | (b)))
+#define VM_ANY(m) ((m) != 0)
+#define VFW 16
+#define VF __m512
+#define VFM __mmask16
+#define VF_SET1(x) _mm512_set1_ps(x)
+#define VF_LOAD(p) _mm512_loadu_ps(p)
+#define VF_STORE(p, v) _mm512_storeu_ps(p, v)
+#define VF_MIN(a, b) _mm512_min_ps(a, b)
+#define VF_MAX(a, b) _mm512_max_ps(a, b)
+#define VF_UNORD(a, b) _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q)
+#define VFM_ZERO() ((__mmask16)0)
+#define VFM_OR(a, b) ((__mmask16)((a) | (b)))
+#define VFM_ANY(m) ((m) != 0)
+#include "_simd_isa.h"
+#endif /* PYBUF_DISPATCH */
+
+/* ---- Dispatch ------------------------------------------------------------ */
+
+static const pybuf_simd_table *const pybuf_paths[PYBUF_SIMD_NPATHS] = {
+#if PYBUF_X86
+    NULL, &pybuf_table_sse2,
+#else
+    &pybuf_table_generic, NULL,
+#endif
+#if PYBUF_DISPATCH
+    &pybuf_table_avx2, &pybuf_table_avx512,
+#else
+    NULL, NULL,
+#endif
+};
+
+#if PYBUF_X86
+const pybuf_simd_table *pybuf_simd = &pybuf_table_sse2;
+#else
+const pybuf_simd_table *pybuf_simd = &pybuf_table_generic;
+#endif
+
+const char *pybuf_simd_path_name(int k) {
+    if (k < 0 || k >= PYBUF_SIMD_NPATHS || pybuf_paths[k] == NULL) return NULL;
+    return pybuf_paths[k]->name;
+}
+
+int pybuf_simd_path_supported(int k) {
+    if (pybuf_simd_path_name(k) == NULL) return 0;
+#if PYBUF_DISPATCH
+    /* libgcc / compiler-rt also check that the OS saves the wider
+       registers (XGETBV) before reporting AVX or AVX-512. */
+    __builtin_cpu_init();
+    if (k == PYBUF_SIMD_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k == PYBUF_SIMD_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")
+            && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return 1;
+}
+
+int pybuf_simd_select(const char *name) {
+    int k;
+    if (name == NULL || name[0] == '\0') {
+        for (k = PYBUF_SIMD_NPATHS - 1; k >= 0; k--)
+            if (pybuf_simd_path_supported(k)) break;
+        if (k < 0) return -1;     /* unreachable: one baseline always exists */
+        pybuf_simd = pybuf_paths[k];
+        return 0;
+    }
+    for (k = 0; k < PYBUF_SIMD_NPATHS; k++) {
+        const char *p = pybuf_simd_path_name(k);
+        if (p != NULL && strcmp(p, name) == 0) {
+            if (!pybuf_simd_path_supported(k)) return -2;
+            pybuf_simd = pybuf_paths[k];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- Caches -------------------------------------------------------------- */
+
+/* /sys/devices/system/cpu/cpu0/cache/index<i>/{level,type,size}: the data
+   or unified cache of ``level``, or the highest level for 0. */
+static size_t pybuf_sys_cache_size(int level) {
+    size_t best = 0;
+    int i, top = 0;
+    for (i = 0; i < 8; i++) {
+        char path[96], buf[32];
+        FILE *f;
+        int lev = 0;
+        unsigned long kib = 0;
+        char unit = 0;
+        snprintf(path, sizeof(path),
+                 "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        if ((f = fopen(path, "r")) == NULL) break;
+        if (fscanf(f, "%d", &lev) != 1) lev = 0;
+        fclose(f);
+        snprintf(path, sizeof(path),
+                 "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        if ((f = fopen(path, "r")) == NULL) continue;
+        if (fgets(buf, sizeof(buf), f) == NULL) buf[0] = '\0';
+        fclose(f);
+        if (strncmp(buf, "Instruction", 11) == 0) continue;
+        snprintf(path, sizeof(path),
+                 "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if ((f = fopen(path, "r")) == NULL) continue;
+        if (fscanf(f, "%lu%c", &kib, &unit) < 1) kib = 0;
+        fclose(f);
+        if (unit == 'M') kib *= 1024;
+        if (lev == level || (level == 0 && lev >= top)) {
+            top = lev;
+            best = (size_t)kib * 1024;
+        }
+    }
+    return best;
+}
+
+size_t pybuf_cache_size(int level) {
+    long v = -1;
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) \
+    && defined(_SC_LEVEL3_CACHE_SIZE)
+    if (level == 1) v = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+    else if (level == 2) v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    else if (level == 3) v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    else {
+        v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+        if (v <= 0) v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    }
+#endif
+    if (v > 0) return (size_t)v;
+    return pybuf_sys_cache_size(level);
+}
+
+/* Streaming stores skip the cache: they pay only when the destination
+   would not stay there for its next reader anyway.  The last-level cache is
+   shared (with the other cores and, on a virtual machine, other tenants),
+   so a process can count on a fraction of it: an eighth, and never less
+   than twice the core's own L2.  glibc's memmove takes a comparable
+   fraction of the L3 for the same decision.  Unknown sizes: 4 MiB. */
+size_t pybuf_default_stream_bytes(void) {
+    size_t llc = pybuf_cache_size(0), l2 = pybuf_cache_size(2), t;
+    if (llc == 0) return (size_t)4 << 20;
+    t = llc / 8;
+    if (t < 2 * l2) t = 2 * l2;
+    return t;
+}
+
+/* ---- Streaming stores ---------------------------------------------------- */
+
+/* Orders non-temporal stores before whatever the thread does next. */
+void pybuf_sfence(void) {
+#if PYBUF_X86
+    _mm_sfence();
+#endif
+}
+
+/* Copy n bytes (no overlap) with non-temporal stores: the destination
+   bypasses the caches, so a large copy neither reads the destination lines
+   first (no read-for-ownership) nor evicts the source.  Only worth it when
+   the destination is much larger than the caches.  No closing fence: a run
+   of blocks ends with one pybuf_sfence() (pybuf_stream_copy does both for
+   one block).  The source is prefetched PYBUF_AHEAD bytes ahead with the
+   non-temporal hint: the loads then find their lines already on the way,
+   which lifts a cold copy by 5-10 % (hardware prefetchers alone leave the
+   bus idle between bursts), and the lines do not displace the caches'
+   other contents.  16-byte SSE2 stores: the loop runs at memory speed,
+   so wider ones would not help. */
+void pybuf_stream_copy_nf(char *dst, const char *src, size_t n) {
+#if PYBUF_X86
+    size_t head = (16 - ((uintptr_t)dst & 15)) & 15;
+    if (head > n) head = n;
+    memcpy(dst, src, head);
+    dst += head; src += head; n -= head;
+    while (n >= 64) {
+        __m128i a, b, c, d;
+        pybuf_prefetch_ahead(src);
+        a = _mm_loadu_si128((const __m128i *)src);
+        b = _mm_loadu_si128((const __m128i *)(src + 16));
+        c = _mm_loadu_si128((const __m128i *)(src + 32));
+        d = _mm_loadu_si128((const __m128i *)(src + 48));
+        _mm_stream_si128((__m128i *)dst, a);
+        _mm_stream_si128((__m128i *)(dst + 16), b);
+        _mm_stream_si128((__m128i *)(dst + 32), c);
+        _mm_stream_si128((__m128i *)(dst + 48), d);
+        src += 64; dst += 64; n -= 64;
+    }
+    while (n >= 16) {
+        _mm_stream_si128((__m128i *)dst, _mm_loadu_si128((const __m128i *)src));
+        src += 16; dst += 16; n -= 16;
+    }
+#endif
+    memcpy(dst, src, n);
+}
+
+void pybuf_stream_copy(char *dst, const char *src, size_t n) {
+    pybuf_stream_copy_nf(dst, src, n);
+    pybuf_sfence();
+}
+
+/* Fill n bytes with copies of an item whose size divides 16, with
+   non-temporal stores (see pybuf_stream_copy). */
+void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
+    unsigned char pat[48];
+    size_t j, head, phase;
+    for (j = 0; j < sizeof(pat); j++) pat[j] = (unsigned char)item[j % itemsize];
+    head = (16 - ((uintptr_t)dst & 15)) & 15;
+    if (head > n) head = n;
+    memcpy(dst, pat, head);
+    dst += head; n -= head;
+    phase = head % itemsize;   /* item byte that lands on dst */
+#if PYBUF_X86
+    {
+        __m128i v = _mm_loadu_si128((const __m128i *)(pat + phase));
+        while (n >= 64) {
+            _mm_stream_si128((__m128i *)dst, v);
+            _mm_stream_si128((__m128i *)(dst + 16), v);
+            _mm_stream_si128((__m128i *)(dst + 32), v);
+            _mm_stream_si128((__m128i *)(dst + 48), v);
+            dst += 64; n -= 64;
+        }
+        while (n >= 16) {
+            _mm_stream_si128((__m128i *)dst, v);
+            dst += 16; n -= 16;
+        }
+        _mm_sfence();
+    }
+#else
+    while (n >= 16) { memcpy(dst, pat + phase, 16); dst += 16; n -= 16; }
+#endif
+    memcpy(dst, pat + phase, n);   /* 16 % itemsize == 0: same phase */
+}
+
+/* ---- Threads ------------------------------------------------------------- */
+
+/* Run task(a) on the calling thread and task(b) on a new one, and wait.
+   Without threads (or when one cannot be started) both run here. */
+typedef struct { pybuf_task task; void *arg; } pybuf_thunk;
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+static void *pybuf_thunk_run(void *p) {
+    pybuf_thunk *t = (pybuf_thunk *)p;
+    t->task(t->arg);
+    return NULL;
+}
+void pybuf_run2(pybuf_task task, void *a, void *b) {
+    pthread_t th;
+    pybuf_thunk t;
+    t.task = task; t.arg = b;
+    if (pthread_create(&th, NULL, pybuf_thunk_run, &t) != 0) {
+        task(a); task(b);
+        return;
+    }
+    task(a);
+    pthread_join(th, NULL);
+}
+#else
+void pybuf_run2(pybuf_task task, void *a, void *b) { task(a); task(b); }
+#endif
+
+int pybuf_little_endian(void) {
+    const uint16_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
