@@ -17,7 +17,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.float cimport PyFloat_AsDouble
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport PyObject, Py_INCREF
-from cpython.long cimport PyLong_FromVoidPtr, PyLong_AsSsize_t, PyLong_CheckExact
+from cpython.long cimport (PyLong_FromVoidPtr, PyLong_AsSsize_t, PyLong_CheckExact,
+                           PyLong_AsLongAndOverflow)
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from cpython.object cimport PyObject_IsTrue
 from libc.stdint cimport uintptr_t
@@ -264,14 +265,15 @@ cdef char _parse_order(object order) except 0:
 
 
 cdef Py_ssize_t _parse_align(object align) except -1:
-    cdef Py_ssize_t a
-    if not PyIndex_Check(align):
+    cdef int overflow = 0
+    cdef long a
+    if PyLong_CheckExact(align):            # the common case, kept cheap
+        a = PyLong_AsLongAndOverflow(align, &overflow)
+    elif PyIndex_Check(align):
+        a = PyLong_AsLongAndOverflow(PyNumber_Index(align), &overflow)
+    else:
         raise TypeError(f"align must be an int, not {type(align).__name__}")
-    try:
-        a = PyNumber_AsSsize_t(align, OverflowError)
-    except OverflowError:
-        a = 0                               # out of range: refused below
-    if a <= 0 or (a & (a - 1)) != 0 or a > (1 << 30):
+    if overflow or a <= 0 or (a & (a - 1)) != 0 or a > (1 << 30):
         raise ValueError(f"align must be a power of two between 1 and 2**30, "
                          f"not {align}")
     return a
