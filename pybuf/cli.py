@@ -544,7 +544,7 @@ def cmd_info(args, out=sys.stdout):
     say("built with Cython", build["cython"])
     say("C compiler", build["compiler"])
     cflags = sysconfig.get_config_var("CFLAGS") or ""
-    mode = ("-O3 (release build)" if build["optimized"]
+    mode = ("-O3 -g0 (release build: no debug info)" if build["optimized"]
             else "-O0 -g (PYBUF_DEBUG=1 build: bounds checks on)")
     say("compiler flags", f"Python's CFLAGS {cflags!r}, then pybuf's {mode}")
     say("include path for cimport", pybuf.get_include())
