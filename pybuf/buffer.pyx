@@ -42,39 +42,11 @@ cdef extern from "Python.h":
     Py_ssize_t PySlice_AdjustIndices(Py_ssize_t length, Py_ssize_t *start,
                                      Py_ssize_t *stop, Py_ssize_t step)
 
-cdef extern from *:
-    """
-    #include <sys/mman.h>
-    /* Ask for transparent huge pages on large owned blocks: first touch of a
-       64 MiB buffer costs about half as much.  A hint only; ignored where
-       the platform has no such advice. */
-    static void pybuf_advise_huge(void *p, size_t n) {
-    #if defined(MADV_HUGEPAGE)
-        const size_t huge = (size_t)2 << 20;
-        uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
-        uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)(huge - 1);
-        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    #else
-        (void)p; (void)n;
-    #endif
-    }
-    """
+# The allocator's C (huge-page advice, heap trimming) and the size
+# arithmetic's overflow check: pybuf/_memory.h.
+cdef extern from "_memory.h":
     void pybuf_advise_huge(void *p, size_t n) nogil
-
-cdef extern from *:
-    """
-    /* a * b into *r; nonzero when it overflows Py_ssize_t.  One multiply
-       with the compiler's overflow check instead of a 64-bit division. */
-    static int pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r) {
-    #if defined(__GNUC__) || defined(__clang__)
-        return __builtin_mul_overflow(a, b, r);
-    #else
-        if (b != 0 && a > PY_SSIZE_T_MAX / b) return 1;
-        *r = a * b;
-        return 0;
-    #endif
-    }
-    """
+    void pybuf_malloc_trim() nogil
     bint pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r) noexcept nogil
 
 # Request-flag bits (PEP 3118).  A composite such as PyBUF_C_CONTIGUOUS
@@ -1322,9 +1294,6 @@ cdef int _set_dims(Buffer self, int ndim, const Py_ssize_t *shape) except -1:
 # every block is malloc'd and freed at once, so that a sanitizer sees every
 # use after free.
 
-cdef extern from "include/pybuf_memory.h":
-    void pybuf_malloc_trim() nogil
-
 cdef enum:
     CACHE_FINE = 40             # classes of 64 bytes: up to 2560
     CACHE_CLASSES = 54          # then of 1 KiB: 3 KiB .. 16 KiB
@@ -2287,19 +2256,8 @@ def _view_as(type cls, Buffer src):
 # introspection for pybuf.describe and ``python -m pybuf info``
 # (appended; nothing above depends on it)
 
-cdef extern from *:
-    """
-    #if defined(__OPTIMIZE__)
-    #define PYBUF_BUILT_OPTIMIZED 1
-    #else
-    #define PYBUF_BUILT_OPTIMIZED 0
-    #endif
-    #if defined(__VERSION__)
-    #define PYBUF_COMPILER_VERSION __VERSION__
-    #else
-    #define PYBUF_COMPILER_VERSION "unknown"
-    #endif
-    """
+cdef extern from "_build.h":
+    # CYTHON_HEX_VERSION: defined by the C that Cython generates
     const long CYTHON_HEX_VERSION
     const int PYBUF_BUILT_OPTIMIZED
     const char *PYBUF_COMPILER_VERSION

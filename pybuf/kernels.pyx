@@ -63,7 +63,7 @@ from libc.string cimport memcpy, memmove, memset, memcmp
 
 from pybuf._types cimport *
 
-cdef extern from "include/pybuf_floatconv.h":
+cdef extern from "_floatconv.h":
     Py_ssize_t PYBUF_LD_VALUE_BYTES
     uint16_t pybuf_double_to_half(double x) nogil
     void pybuf_half_to_float_line(const char *s, Py_ssize_t ss, int swapped,

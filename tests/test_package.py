@@ -188,6 +188,29 @@ def test_every_package_data_pattern_matches_a_file():
 
 @pytest.mark.slow
 @needs_source
+def test_c_lives_in_c_files_listed_in_setup():
+    """pybuf's hand-written C is in .c and .h files beside the .pyx files,
+    each named in setup.py (a source it compiles or a header it depends
+    on, so that a change rebuilds); no .pyx holds C in a verbatim string."""
+    pkg = os.path.join(ROOT, "pybuf")
+    pyx = {f[:-4] for f in os.listdir(pkg) if f.endswith(".pyx")}
+    written = {f for f in os.listdir(pkg) if f.endswith(".h")
+               or (f.endswith(".c") and f[:-2] not in pyx)}
+    assert written, "pybuf has hand-written C"
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        setup_text = f.read()
+    for name in written:
+        assert f'"pybuf/{name}"' in setup_text, f"{name} is not in setup.py"
+    assert not [d for d in os.listdir(pkg) if os.path.isdir(os.path.join(pkg, d))
+                and glob.glob(os.path.join(pkg, d, "*.[ch]"))], "C outside pybuf/"
+    for name in pyx:
+        with open(os.path.join(pkg, name + ".pyx")) as f:
+            text = f.read()
+        assert not re.search(r'cdef\s+extern\s+from\s+\*', text), \
+            f"{name}.pyx holds a verbatim C block"
+
+
+@needs_source
 def test_sdist_holds_the_tests_docs_and_licence(tmp_path):
     """``python -m build --sdist`` (here without isolation, from a copy of
     the tree): the sources, tests, docs and LICENSE, no generated C, no
