@@ -83,6 +83,32 @@ def _distribution():
     return found[0]
 
 
+def test_console_script_runs_the_cli():
+    """``pybuf`` (the README's first command) is pybuf.cli's main."""
+    dist = _distribution()
+    script, = [e for e in dist.entry_points
+               if e.group == "console_scripts" and e.name == "pybuf"]
+    import pybuf.cli
+    assert script.load() is pybuf.cli.main
+
+
+def test_import_has_no_side_effects_on_the_package_path():
+    """pybuf's modules come from the folder of its __init__ (nothing
+    rewrites __path__), and a source checkout's unbuilt pybuf/, imported
+    first, says how to build it rather than using another copy."""
+    assert pybuf.__path__ == [os.path.dirname(pybuf.__file__)]
+    assert os.path.dirname(pybuf.buffer.__file__) == pybuf.__path__[0]
+    if not IN_SOURCE or glob.glob(os.path.join(ROOT, "pybuf", "buffer.*.so")):
+        return
+    proc = subprocess.run([sys.executable, "-c", "import pybuf"], cwd=ROOT,
+                          capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items()
+                               if k not in ("PYTHONSAFEPATH", "PYTHONPATH")})
+    assert proc.returncode != 0
+    assert "extension modules are not built" in proc.stderr, proc.stderr
+    assert "pip install ." in proc.stderr
+
+
 def test_license_in_dist_info():
     dist = _distribution()
     licences = [f for f in dist.files or ()
