@@ -11,13 +11,18 @@ import pytest
 # extension modules are built only into the installed copy).  `python -m
 # pytest` in the checkout's root puts that root first on sys.path, and
 # child processes started there would do the same: so the root leaves
-# sys.path, and the session's children start in tests/.
+# sys.path, and the session's children start in tests/ (pytest_configure).
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_HERE)
 sys.path[:] = [p for p in sys.path
                if os.path.realpath(p or os.curdir) != os.path.realpath(_ROOT)]
-if os.path.realpath(os.getcwd()) == os.path.realpath(_ROOT):
-    os.chdir(_HERE)
+
+
+def pytest_configure(config):
+    # After pytest has read its arguments (testpaths are relative to the
+    # folder it was started in); collection resolves them from there too.
+    if os.path.realpath(os.getcwd()) == os.path.realpath(_ROOT):
+        os.chdir(_HERE)
 
 import pybuf  # noqa: E402
 
