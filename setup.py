@@ -30,14 +30,15 @@ if os.name == "posix":
     extra_compile_args.append("-pthread")
     extra_link_args.append("-pthread")
 
-MODULES = ["buffer", "kernels", "_dlpack"]
+MODULES = ["buffer", "kernels", "_dlpack", "_introspect"]
 # pybuf's hand-written C lives beside the .pyx files in pybuf/ (no .pyx
 # holds C in a verbatim string): the C files compiled into a module, and the
 # headers it reads (a change to one rebuilds the module).
 C_SOURCES = {"kernels": ["pybuf/_simd.c"]}
 C_DEPENDS = {"kernels": ["pybuf/_simd.h", "pybuf/_simd_isa.h",
                          "pybuf/_floatconv.h"],
-             "buffer": ["pybuf/_memory.h", "pybuf/_build.h"]}
+             "buffer": ["pybuf/_memory.h"],
+             "_introspect": ["pybuf/_build.h"]}
 
 extensions = [
     Extension(f"pybuf.{name}", [f"pybuf/{name}.pyx"] + C_SOURCES.get(name, []),

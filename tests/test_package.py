@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 import pybuf
+import pybuf._introspect
 import pybuf.buffer
 
 
@@ -156,7 +157,7 @@ def _elf_sections(path):
 
 def test_extension_modules_without_debug_info():
     """A release build strips debug info (-g0); PYBUF_DEBUG=1 keeps it."""
-    release = pybuf.buffer._build_info()["optimized"]
+    release = pybuf._introspect._build_info()["optimized"]
     modules = [n for n in os.listdir(_package_dir()) if n.endswith((".so", ".pyd"))]
     assert len(modules) >= 3
     for name in modules:
