@@ -31,6 +31,10 @@ import os as _os
 from pickle import PickleBuffer
 
 from pybuf import formats as _formats
+# The kernels' entry points over any exporter (== and assignment from an
+# exporter use them).  pybuf.kernels is below this module: it is imported
+# already, for the C kernels cimported above.
+from pybuf.kernels import copyto as _copy_converting, equal as _equal_by_value
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -1205,8 +1209,7 @@ cdef object _equal(Buffer a, Buffer b):
         # numbers compared by value; the kernel compares through double
         # only where that is exact (not 64-bit integers against other
         # types: 2**53 + 1 != 2.0**53, as memoryview says)
-        from pybuf.kernels import equal
-        return equal(a, b)
+        return _equal_by_value(a, b)
     return a.tolist() == b.tolist()
 
 
@@ -1814,10 +1817,9 @@ cdef int _assign_pinned(Buffer dst, Buffer src) except -1:
             format_type(PyBytes_AS_STRING(src._format), src.itemsize, &swapped) and \
             format_type(PyBytes_AS_STRING(dst._format), dst.itemsize, &swapped):
         # Numbers converted as numpy's unsafe casting does; overlap-safe.
-        from pybuf.kernels import copyto
         if src._suboffsets != NULL:
             src = _copy_buffer(src, c'C', DEF_ALIGN)
-        copyto(dst, src)
+        _copy_converting(dst, src)
     else:
         _assign_items(dst, dst.data, 0, src.tolist())
     return 0

@@ -63,6 +63,9 @@ from libc.string cimport memcpy, memmove, memset, memcmp
 
 from pybuf._types cimport *
 
+# The format grammar (a leaf: it imports no other pybuf module).
+from pybuf.formats import Format, parse_format
+
 cdef extern from "_floatconv.h":
     Py_ssize_t PYBUF_LD_VALUE_BYTES
     uint16_t pybuf_double_to_half(double x) nogil
@@ -1726,14 +1729,24 @@ cdef bint _same_items(Py_buffer *a, Operand *oa, Py_buffer *b, Operand *ob):
 
 cdef object _reading(Py_buffer *v):
     """The Format the itemsize of ``v`` reads its format as, or None."""
-    from pybuf.formats import Format
     try:
         return Format._reading(_fmt_str(v), v.itemsize)
     except (ValueError, NotImplementedError):
         return None
 
 
-cdef object _equal_fields(object a, object b, Py_buffer *av):
+cdef bytearray _items_bytes(Operand *op):
+    """The items of an operand, C-contiguous, in a new bytearray."""
+    cdef Py_ssize_t strides[MAX_NDIM]
+    cdef bytearray out = bytearray(op.nbytes)
+    _c_strides(op.ndim, op.shape, op.itemsize, strides)
+    if op.nbytes:
+        copy_items(op.ndim, op.shape, op.data, op.strides, NULL,
+                   <char *>out, strides, op.itemsize)
+    return out
+
+
+cdef object _equal_fields(Operand *oa, Operand *ob, Py_buffer *av):
     """equal() for items with padding bytes: compare the item bytes that
     hold values, never the padding.  None when the items have no padding."""
     f = _reading(av)
@@ -1743,9 +1756,8 @@ cdef object _equal_fields(object a, object b, Py_buffer *av):
     if not pad:
         return None
     cdef object x, y                   # (untyped: Cython's bytearray slicing
-    from pybuf.buffer import asbuffer  # refuses extended-slice stores)
-    x = bytearray(asbuffer(a).tobytes())
-    y = bytearray(asbuffer(b).tobytes())
+    x = _items_bytes(oa)               # refuses extended-slice stores)
+    y = _items_bytes(ob)
     n = len(x) // av.itemsize
     zeros = bytes(n)
     for k in pad:                      # one C-speed strided store per byte
@@ -1943,7 +1955,6 @@ cdef int _pack(object value, Operand *op, Py_buffer *v, char *item) except -1:
     cdef bint signed
     cdef object bits
     if t == TYPE_OPAQUE:
-        from pybuf.formats import parse_format
         data = parse_format(_fmt_str(v)).pack(value)
         if len(data) != size:
             raise ValueError(f"packed item is {len(data)} bytes, not {size}")
@@ -2641,7 +2652,7 @@ def equal(a, b):
             if not _same_shape(&oa, &ob):
                 return False
             if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &oa, &bv, &ob):
-                masked = _equal_fields(a, b, &av)
+                masked = _equal_fields(&oa, &ob, &av)
                 if masked is not None:
                     return masked
             return _equal_operands(&oa, &ob, &av, &bv)
