@@ -53,6 +53,12 @@ cdef extern from "_memory.h":
     void pybuf_malloc_trim() nogil
     bint pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r) noexcept nogil
 
+cdef extern from "_build.h":
+    const bint PYBUF_DEBUG_BUILD        # a PYBUF_DEBUG=1 build
+
+cdef extern from "Python.h":
+    void Py_FatalError(const char *message)
+
 # Request-flag bits (PEP 3118).  A composite such as PyBUF_C_CONTIGUOUS
 # includes the bits of PyBUF_STRIDES and PyBUF_ND.
 cdef enum:
@@ -603,6 +609,11 @@ cdef class Buffer:
                     _parse_align(align), True)
 
     def __dealloc__(self):
+        # An export or a pin holds a reference to this Buffer: neither can
+        # outlive it unless a consumer broke the protocol (dropped view.obj
+        # without PyBuffer_Release).  Debug builds stop there.
+        if PYBUF_DEBUG_BUILD and (self._exports or self._pins):
+            Py_FatalError("pybuf.Buffer freed with live exports or pins")
         self._free()
 
     cdef void _free(self) noexcept:

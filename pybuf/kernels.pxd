@@ -1,6 +1,7 @@
 # C-level kernels: ``noexcept nogil``, pointer + shape + strides.
 #     from pybuf cimport kernels
-# ABI: append new declarations, never reorder or remove them.
+# An append-only ABI from pybuf 0.1.0 on: new declarations go at the end;
+# none is ever reordered, changed or removed.
 from pybuf._types cimport int64_t, uint64_t
 
 cdef void copy_items(int ndim, const Py_ssize_t *shape,
@@ -12,8 +13,6 @@ cdef void copy_items(int ndim, const Py_ssize_t *shape,
 cdef void fill_items(int ndim, const Py_ssize_t *shape,
                      char *dst, const Py_ssize_t *dst_strides,
                      const char *item, Py_ssize_t itemsize) noexcept nogil
-
-# --- appended by issue 4 ---------------------------------------------------
 
 # The result of a reduction: which member is meaningful depends on the item
 # type (int64 for signed and bool, uint64 for unsigned, float64 for floats).
