@@ -237,6 +237,43 @@ def test_c_lives_in_c_files_listed_in_setup():
             f"{name}.pyx holds a verbatim C block"
 
 
+# The imports that still point up a layer, inside a function
+# (docs/implementation.rst, "The layers"): (file, function, module).
+UPWARD_IMPORTS = {("buffer.pyx", "__dlpack__", "pybuf._dlpack"),
+                  ("kernels.pyx", "_new_buffer", "pybuf.buffer")}
+
+
+@needs_source
+def test_imports_in_functions_are_only_the_documented_ones():
+    """No .pyx imports a pybuf module inside a function, but for the two
+    upward imports docs/implementation.rst names."""
+    found = set()
+    pkg = os.path.join(ROOT, "pybuf")
+    for name in sorted(os.listdir(pkg)):
+        if not name.endswith(".pyx"):
+            continue
+        function = None
+        with open(os.path.join(pkg, name)) as f:
+            for line in f:
+                m = re.match(r"(?:cdef|cpdef|def)\s+(?:[\w.*]+\s+)*?(\w+)\s*\(", line.strip())
+                if m and line[:1] in " \t":
+                    function = m.group(1)
+                elif m:
+                    function = m.group(1)
+                m = re.match(r"\s+(?:from\s+(pybuf(?:\.\w+)*)\s+(?:c?import)\s+(\w+)"
+                             r"|c?import\s+(pybuf(?:\.\w+)*))", line)
+                if m:
+                    module = m.group(3) or m.group(1)
+                    if m.group(1) == "pybuf":
+                        module = "pybuf." + m.group(2)
+                    found.add((name, function, module))
+    assert found == UPWARD_IMPORTS
+    with open(os.path.join(ROOT, "docs", "implementation.rst")) as f:
+        text = f.read()
+    for name, function, module in UPWARD_IMPORTS:
+        assert module.split(".")[-1] in text and function in text
+
+
 @needs_source
 def test_sdist_holds_the_tests_docs_and_licence(tmp_path):
     """``python -m build --sdist`` (here without isolation, from a copy of
