@@ -34,6 +34,7 @@ cdef enum:
 # non-native order.  TYPE_OPAQUE (0) for formats without a numeric meaning;
 # TYPE_FLOAT16, TYPE_LONGDOUBLE, TYPE_CLONGDOUBLE for 'e', 'g', 'Zg', which
 # the C kernels below do not take (the Python entry points widen them).
+# It reads formats as pybuf.formats does (" i" and "1i" are "i").
 cdef int format_type(const char *fmt, Py_ssize_t itemsize,
                      bint *swapped) noexcept nogil
 

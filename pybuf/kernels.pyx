@@ -315,9 +315,15 @@ cdef int _int_type(bint signed, Py_ssize_t size) noexcept nogil:
     return TYPE_OPAQUE
 
 
+cdef inline bint _is_space(char c) noexcept nogil:
+    return c == b' ' or (b'\t' <= c <= b'\r')      # as pybuf.formats skips
+
+
 cdef int format_type(const char *fmt, Py_ssize_t itemsize,
                      bint *swapped) noexcept nogil:
-    """The TypeId of a one-item format string (``None`` means ``"B"``).
+    """The TypeId of a one-item format string (``None`` means ``"B"``),
+    read as pybuf.formats reads it: whitespace around the item and a count
+    of 1 change nothing (``" i"``, ``"=1i"``).
 
     Native formats (no prefix, ``@`` or ``^``) use the C sizes of this
     platform; ``=``, ``<``, ``>`` and ``!`` use the standard sizes of the
@@ -332,6 +338,7 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
     cdef bint big = False
     cdef char c
     cdef int t
+    cdef const char *rest
     swapped[0] = False
     if fmt == NULL:
         return TYPE_UINT8 if itemsize == 1 else TYPE_OPAQUE
@@ -351,19 +358,30 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
         fmt += 1
     else:
         big = not LITTLE
+    # the grammar of pybuf.formats: whitespace before the item and after
+    # it, and a count of 1 is no count (" i", "1i", "=1i ")
+    while _is_space(fmt[0]):
+        fmt += 1
+    if fmt[0] == b'1' and not (b'0' <= fmt[1] <= b'9'):
+        fmt += 1
     c = fmt[0]
+    if c == 0:
+        return TYPE_OPAQUE
+    rest = fmt + (2 if c == b'Z' and fmt[1] != 0 else 1)
+    while _is_space(rest[0]):
+        rest += 1
+    if rest[0] != 0:
+        return TYPE_OPAQUE
     if c == b'Z':
-        if fmt[1] == b'f' and fmt[2] == 0:
+        if fmt[1] == b'f':
             t = TYPE_COMPLEX64
-        elif fmt[1] == b'd' and fmt[2] == 0:
+        elif fmt[1] == b'd':
             t = TYPE_COMPLEX128
-        elif fmt[1] == b'g' and fmt[2] == 0 and native:
+        elif fmt[1] == b'g' and native:
             t = TYPE_CLONGDOUBLE
         else:
             return TYPE_OPAQUE
     else:
-        if c == 0 or fmt[1] != 0:
-            return TYPE_OPAQUE
         if c == b'?':
             t = TYPE_BOOL
         elif c == b'b' or c == b'B':

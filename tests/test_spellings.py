@@ -94,3 +94,71 @@ def test_other_items_have_no_dlpack_type(fmt):
     b = pybuf.zeros(2, fmt)
     with pytest.raises(BufferError, match="has no DLPack data type"):
         b.__dlpack__()
+
+
+# --------------------------------------------------------------------------
+# the C reader of formats (pybuf.kernels.format_type, which the kernels and
+# Buffer's comparisons use) and the grammar (pybuf.formats) agree
+
+CODES = ["?", "b", "B", "h", "H", "i", "I", "l", "L", "q", "Q", "n", "N",
+         "e", "f", "d", "g", "Zf", "Zd", "Zg", "c", "P", "s", "x", "O"]
+PREFIXES = ["", "@", "^", "=", "<", ">", "!"]
+CORPUS = sorted({p + v for c in CODES for p in PREFIXES
+                 for v in (c, "1" + c, " " + c, c + " ", " 1" + c, "2" + c)}
+                | {"ii", "T{i}", "i:x:", "(1)i", "(2)d", "3s", "0i", "10i",
+                   "T{<i:a:}", "i x", "", " ", "1", "@", "Z", "Zi", "11i"})
+
+# (kind, itemsize) -> TypeId (pybuf/_types.pxd)
+TYPE_IDS = {("bool", 1): 1, ("int", 1): 2, ("uint", 1): 3, ("int", 2): 4,
+            ("uint", 2): 5, ("int", 4): 6, ("uint", 4): 7, ("int", 8): 8,
+            ("uint", 8): 9, ("float", 4): 10, ("float", 8): 11,
+            ("complex", 8): 12, ("complex", 16): 13}
+FLOAT16, LONGDOUBLE, CLONGDOUBLE = 14, 15, 16
+
+
+def expected_type(fmt):
+    """(TypeId, swapped) of a format's items as pybuf.formats reads it."""
+    try:
+        f = pybuf.parse_format(fmt)
+    except (ValueError, NotImplementedError):
+        return 0, False
+    if f._scalar() is None:
+        return 0, False
+    if f.code == "e":
+        t = FLOAT16
+    elif f.code in ("g", "Zg"):
+        native = f.prefix in ("@", "^", "")
+        t = (LONGDOUBLE if f.code == "g" else CLONGDOUBLE) if native else 0
+    else:
+        t = TYPE_IDS.get((f.kind, f.itemsize), 0)
+    swapped = bool(t) and f.itemsize > 1 and f.byteorder not in ("|", NATIVE)
+    return t, swapped
+
+
+@pytest.fixture(scope="module")
+def c_reader(tmp_path_factory):
+    from cybuild import build_extension
+    mod = build_extension(tmp_path_factory.mktemp("c_reader"), "c_reader", """
+        from pybuf cimport kernels
+
+        def kind(bytes fmt, Py_ssize_t itemsize):
+            cdef bint swapped
+            cdef int t = kernels.format_type(fmt, itemsize, &swapped)
+            return t, bool(swapped) if t else False
+    """)
+    return mod.kind
+
+
+def test_c_reader_agrees_with_the_grammar(c_reader):
+    wrong = []
+    for fmt in CORPUS:
+        try:
+            size = pybuf.calcsize(fmt)
+        except (ValueError, NotImplementedError):
+            size = 1
+        want = expected_type(fmt)
+        got = c_reader(fmt.encode(), size)
+        if got != want:
+            wrong.append((fmt, size, got, want))
+    assert not wrong, wrong
+    assert len(CORPUS) > 900
