@@ -828,6 +828,78 @@ def test_cimport_kernels(tmp_path):
     assert out.tolist() == list(range(10))
 
 
+def test_cimport_staged_kernels(tmp_path):
+    """convert_items, equal_items and dot_items (kernels.pxd) against numpy,
+    on byte-swapped, unaligned and storage-only (float16) items."""
+    mod = build_extension(tmp_path, "staged_consumer", """
+        from libc.string cimport memset
+        from pybuf cimport kernels
+
+        cdef int kind(object a, bint *swapped):
+            return kernels.format_type(memoryview(a).format.encode(),
+                                       a.itemsize, swapped)
+
+        def convert(src, dst):
+            cdef const unsigned char[:] s = src.view("u1").reshape(-1)
+            cdef unsigned char[:] d = dst.view("u1").reshape(-1)
+            cdef bint ssw, dsw
+            cdef int st = kind(src, &ssw), dt = kind(dst, &dsw)
+            cdef Py_ssize_t n = src.shape[0]
+            cdef Py_ssize_t ss = src.strides[0], ds = dst.strides[0]
+            with nogil:
+                kernels.convert_items(1, &n, <const char *>&s[0], &ss, st, ssw,
+                                      <char *>&d[0], &ds, dt, dsw)
+
+        def equal(a, b):
+            cdef const unsigned char[:] x = a.view("u1").reshape(-1)
+            cdef const unsigned char[:] y = b.view("u1").reshape(-1)
+            cdef bint asw, bsw
+            cdef int at = kind(a, &asw), bt = kind(b, &bsw)
+            cdef Py_ssize_t n = a.shape[0], sa = a.strides[0], sb = b.strides[0]
+            return kernels.equal_items(1, &n, <const char *>&x[0], &sa, at, asw,
+                                       <const char *>&y[0], &sb, bt, bsw)
+
+        def dot(a, b):
+            cdef const unsigned char[:] x = a.view("u1").reshape(-1)
+            cdef const unsigned char[:] y = b.view("u1").reshape(-1)
+            cdef bint asw, bsw
+            cdef int at = kind(a, &asw), bt = kind(b, &bsw)
+            cdef kernels.Reduction acc
+            memset(&acc, 0, sizeof(acc))
+            t = kernels.dot_items(a.shape[0], <const char *>&x[0], a.strides[0],
+                                  at, asw, <const char *>&y[0], b.strides[0],
+                                  bt, bsw, &acc)
+            return t, acc.f, acc.i, acc.u
+    """)
+
+    def unaligned(a):
+        raw = np.zeros(a.nbytes + 1, np.uint8)[1:]
+        out = raw.view(a.dtype)
+        out[...] = a
+        return out
+
+    x = np.linspace(-3, 5, 2000)
+    for src in (x.astype(">f8"), unaligned(x.astype("<f4")), x.astype("e"),
+                x.astype(">i2")):
+        for dt in ("<f8", ">f4", "e", "<i4", "u1"):
+            dst = np.zeros(len(x), dt)
+            mod.convert(src, dst)
+            np.testing.assert_array_equal(dst, src.astype(dt))
+    a = np.arange(-500, 500)
+    assert mod.equal(a.astype(">i4"), unaligned(a.astype("<i8")))
+    assert mod.equal(a.astype("e"), a.astype(">f8")[::-1][::-1])
+    b = a.astype(">i4")
+    b[700] += 1
+    assert not mod.equal(b, a.astype("<i8"))
+    assert not mod.equal(np.array([np.nan]), np.array([np.nan]))
+    f = x.astype(">f4")
+    t, total, _, _ = mod.dot(f, x.astype("<i2"))
+    assert t == 11 and total == pytest.approx(
+        np.dot(f.astype("f8"), x.astype("i2").astype("f8")), rel=1e-12)
+    t, _, total, _ = mod.dot(a.astype(">i2"), a.astype("i8"))
+    assert t == 8 and total == int(np.dot(a, a))
+
+
 # --------------------------------------------------------------------------
 # no access past the end (the streaming paths prefetch ahead; prefetches
 # never fault, loads and stores would)
