@@ -24,21 +24,28 @@ directives = {
 # -g0 last: Python's own CFLAGS often carry -g, and release wheels ship
 # without debug info (a PYBUF_DEBUG=1 build keeps it).
 extra_compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-g0"]
+define_macros = [("PYBUF_DEBUG", "1")] if DEBUG else []
 extra_link_args = []
 if os.name == "posix":
     # pybuf.kernels splits large work between two POSIX threads.
     extra_compile_args.append("-pthread")
     extra_link_args.append("-pthread")
 
-MODULES = ["buffer", "kernels", "_dlpack"]
-# C files compiled into a module beside its .pyx, and the headers they read
+MODULES = ["buffer", "kernels", "_dlpack", "_introspect"]
+# pybuf's hand-written C lives beside the .pyx files in pybuf/ (no .pyx
+# holds C in a verbatim string): the C files compiled into a module, and the
+# headers it reads (a change to one rebuilds the module).
 C_SOURCES = {"kernels": ["pybuf/_simd.c"]}
-C_DEPENDS = {"kernels": ["pybuf/_simd.h", "pybuf/_simd_isa.h"]}
+C_DEPENDS = {"kernels": ["pybuf/_simd.h", "pybuf/_simd_isa.h",
+                         "pybuf/_floatconv.h"],
+             "buffer": ["pybuf/_memory.h", "pybuf/_build.h"],
+             "_introspect": ["pybuf/_build.h"]}
 
 extensions = [
     Extension(f"pybuf.{name}", [f"pybuf/{name}.pyx"] + C_SOURCES.get(name, []),
               depends=C_DEPENDS.get(name, []),
               extra_compile_args=extra_compile_args,
+              define_macros=define_macros,
               extra_link_args=extra_link_args)
     for name in MODULES
 ]

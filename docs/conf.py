@@ -1,16 +1,18 @@
 """Sphinx configuration for pybuf's documentation.
 
 Build: ``python -m sphinx -W -b html docs docs/_build/html`` from the
-repository root, with pybuf built in place or installed.
+repository root, with pybuf installed.
 """
 import os
 import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# The checkout's pybuf/__init__.py uses an in-place build when there is one
-# and otherwise redirects to the installed, compiled copy.
-sys.path.insert(0, os.path.dirname(HERE))
+# The documentation is of the installed pybuf: the checkout's root (first on
+# sys.path under ``python -m sphinx`` there) leaves sys.path, so that the
+# checkout's unbuilt pybuf/ is not imported instead.
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir)
+               != os.path.realpath(os.path.dirname(HERE))]
 
 import pybuf  # noqa: E402
 

@@ -5,37 +5,21 @@ exporter (:class:`Buffer`), GIL-free kernels over any exporter, and format
 parsing.  See https://peps.python.org/pep-3118/.
 """
 import os as _os
-import sys as _sys
-
-
-def _use_installed_copy():
-    """Point this package at an installed, compiled pybuf.
-
-    Running ``python -m pybuf`` or ``python -m pytest`` in the root of a
-    source checkout imports this file from the checkout, whose extension
-    modules were never compiled in place (``pip install .`` compiles them
-    into site-packages).  Rather than fail, use the installed copy; the
-    checkout's own ``.py`` files are then not used at all.
-    """
-    here = _os.path.dirname(_os.path.abspath(__file__))
-    for entry in _sys.path:
-        candidate = _os.path.join(_os.path.abspath(entry or _os.curdir), "pybuf")
-        if candidate != here and _os.path.isdir(candidate) and any(
-                name.startswith("buffer.") and name.endswith((".so", ".pyd"))
-                for name in _os.listdir(candidate)):
-            __path__[:] = [candidate]
-            return
-    raise ImportError("pybuf's extension modules are not built: run "
-                      "`pip install .` (or `python setup.py build_ext --inplace`)")
-
 
 try:
-    from pybuf import buffer as _buffer
-except ImportError:
-    _use_installed_copy()
+    from pybuf.buffer import (Buffer, asbuffer, copy, empty, from_address, full,
+                              memory_info, trim, zeros)
+except ModuleNotFoundError as _exc:
+    if _exc.name != "pybuf.buffer":
+        raise
+    # A source checkout's pybuf/ (first on sys.path when Python runs in the
+    # checkout's root): its extension modules are built only into the
+    # installed copy.
+    raise ImportError(
+        f"pybuf's extension modules are not built in {__path__[0]}: install "
+        "pybuf (`pip install .`) and run from another folder, or build in "
+        "place (`python setup.py build_ext --inplace`)") from None
 
-from pybuf.buffer import (Buffer, asbuffer, copy, empty, from_address, full,
-                          memory_info, trim, zeros)
 from pybuf.formats import Format, calcsize, parse_format
 from pybuf.kernels import (ascontiguous, astype, byteswap, copyto, dot, equal,
                            fill, max, min, sum)

@@ -159,15 +159,21 @@ cdef dict _DEVICE_NAMES = {
 # producer
 
 cdef DLDataType _dtype_of(Buffer b) except *:
-    """The DLDataType of a Buffer's format; BufferError naming the format
-    when DLPack has no such type (structs, chars, pointers, byte-swapped)."""
+    """The DLDataType of a Buffer's items; BufferError naming the format
+    when DLPack has no such type (structs, chars, pointers, byte-swapped).
+
+    Read from the Buffer's own reading of its format (its native code, else
+    its parsed Format), not from the string again: every spelling of the
+    same items (``"i"``, ``"1i"``, ``"@i"``, ``"=i"``, ``" i"``, ``"<i"``
+    on a little-endian machine) has the same type."""
     cdef DLDataType t
     fmt = b._fmt
-    code = fmt
-    if code[:1] in ("@", "=") or code[:1] == _NATIVE_ORDER:
-        code = code[1:]
-    elif code[:1] == "!" and _NATIVE_ORDER == ">":
-        code = code[1:]
+    code = None
+    if b._code:
+        code = chr(b._code)
+    elif b._parsed is not None and b._parsed._scalar() is not None and \
+            b._parsed.byteorder in ("|", _NATIVE_ORDER):
+        code = b._parsed.code
     kind = _CODES.get(code)
     if kind is None or b.itemsize > 32:
         raise BufferError(f"format {fmt!r} has no DLPack data type (DLPack takes "

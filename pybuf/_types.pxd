@@ -1,4 +1,5 @@
-# The one home of pybuf's scalar typedefs and fused types.
+# The one home of pybuf's scalar typedefs and fused types (bottom layer:
+# every .pyx cimports it).  Append-only from pybuf 0.1.0 on.
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t,
                           uint8_t, uint16_t, uint32_t, uint64_t)
 

@@ -1,6 +1,10 @@
 # The Buffer class, as other Cython extensions see it:
 #     from pybuf.buffer cimport Buffer
-# ABI: append new members at the end, never reorder or remove them.
+# An append-only ABI from pybuf 0.1.0 on: new members and functions go at
+# the end; none is ever reordered, changed or removed.  (Cython needs every
+# C method of the class here, the private ones too; only the attributes,
+# _check, _check_writable, _pin/_unpin and the functions below are for
+# other extensions.)
 
 cdef class Buffer:
     # --- public C attributes ---------------------------------------------
@@ -53,7 +57,7 @@ cdef Buffer from_memory(object owner, char *data, int ndim,
                         const Py_ssize_t *shape, const Py_ssize_t *strides,
                         const char *format, Py_ssize_t itemsize, bint readonly)
 
-# A Buffer over memory that C code owns (appended; see docs/memory.rst).
+# A Buffer over memory that C code owns (see docs/memory.rst).
 # ``deleter(ctx)`` runs exactly once, with the GIL held, after the Buffer,
 # its views and all its exports are gone, or at once if this raises.
 # ``strides`` NULL: C-contiguous; ``deleter`` may be NULL.

@@ -32,6 +32,10 @@ import os as _os
 from pickle import PickleBuffer
 
 from pybuf import formats as _formats
+# The kernels' entry points over any exporter (== and assignment from an
+# exporter use them).  pybuf.kernels is below this module: it is imported
+# already, for the C kernels cimported above.
+from pybuf.kernels import copyto as _copy_converting, equal as _equal_by_value
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -43,40 +47,18 @@ cdef extern from "Python.h":
     Py_ssize_t PySlice_AdjustIndices(Py_ssize_t length, Py_ssize_t *start,
                                      Py_ssize_t *stop, Py_ssize_t step)
 
-cdef extern from *:
-    """
-    #include <sys/mman.h>
-    /* Ask for transparent huge pages on large owned blocks: first touch of a
-       64 MiB buffer costs about half as much.  A hint only; ignored where
-       the platform has no such advice. */
-    static void pybuf_advise_huge(void *p, size_t n) {
-    #if defined(MADV_HUGEPAGE)
-        const size_t huge = (size_t)2 << 20;
-        uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
-        uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)(huge - 1);
-        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    #else
-        (void)p; (void)n;
-    #endif
-    }
-    """
+# The allocator's C (huge-page advice, heap trimming) and the size
+# arithmetic's overflow check: pybuf/_memory.h.
+cdef extern from "_memory.h":
     void pybuf_advise_huge(void *p, size_t n) nogil
-
-cdef extern from *:
-    """
-    /* a * b into *r; nonzero when it overflows Py_ssize_t.  One multiply
-       with the compiler's overflow check instead of a 64-bit division. */
-    static int pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r) {
-    #if defined(__GNUC__) || defined(__clang__)
-        return __builtin_mul_overflow(a, b, r);
-    #else
-        if (b != 0 && a > PY_SSIZE_T_MAX / b) return 1;
-        *r = a * b;
-        return 0;
-    #endif
-    }
-    """
+    void pybuf_malloc_trim() nogil
     bint pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r) noexcept nogil
+
+cdef extern from "_build.h":
+    const bint PYBUF_DEBUG_BUILD        # a PYBUF_DEBUG=1 build
+
+cdef extern from "Python.h":
+    void Py_FatalError(const char *message)
 
 # Request-flag bits (PEP 3118).  A composite such as PyBUF_C_CONTIGUOUS
 # includes the bits of PyBUF_STRIDES and PyBUF_ND.
@@ -93,22 +75,10 @@ cdef enum:
     HUGE_ADVICE_BYTES = 8 << 20
     DEF_ALIGN = 64
 
+#: The alignment of owned memory when none is given (``python -m pybuf info``).
+DEFAULT_ALIGN = DEF_ALIGN
 
-#: Every named buffer request, name -> flags, as CPython's headers define
-#: them (for consumers written in Python: describe(), tests).
-REQUESTS = {
-    "PyBUF_SIMPLE": pb.PyBUF_SIMPLE, "PyBUF_WRITABLE": pb.PyBUF_WRITABLE,
-    "PyBUF_FORMAT": pb.PyBUF_FORMAT, "PyBUF_ND": pb.PyBUF_ND,
-    "PyBUF_STRIDES": pb.PyBUF_STRIDES,
-    "PyBUF_C_CONTIGUOUS": pb.PyBUF_C_CONTIGUOUS,
-    "PyBUF_F_CONTIGUOUS": pb.PyBUF_F_CONTIGUOUS,
-    "PyBUF_ANY_CONTIGUOUS": pb.PyBUF_ANY_CONTIGUOUS,
-    "PyBUF_INDIRECT": pb.PyBUF_INDIRECT,
-    "PyBUF_CONTIG": pb.PyBUF_CONTIG, "PyBUF_CONTIG_RO": pb.PyBUF_CONTIG_RO,
-    "PyBUF_STRIDED": pb.PyBUF_STRIDED, "PyBUF_STRIDED_RO": pb.PyBUF_STRIDED_RO,
-    "PyBUF_RECORDS": pb.PyBUF_RECORDS, "PyBUF_RECORDS_RO": pb.PyBUF_RECORDS_RO,
-    "PyBUF_FULL": pb.PyBUF_FULL, "PyBUF_FULL_RO": pb.PyBUF_FULL_RO,
-}
+
 assert (F_WRITABLE, F_FORMAT, F_ND, F_STRIDES, F_C_CONTIGUOUS, F_F_CONTIGUOUS,
         F_ANY_CONTIGUOUS, F_INDIRECT) == (
     pb.PyBUF_WRITABLE, pb.PyBUF_FORMAT, pb.PyBUF_ND, pb.PyBUF_STRIDES,
@@ -641,6 +611,11 @@ cdef class Buffer:
                     _parse_align(align), True)
 
     def __dealloc__(self):
+        # An export or a pin holds a reference to this Buffer: neither can
+        # outlive it unless a consumer broke the protocol (dropped view.obj
+        # without PyBuffer_Release).  Debug builds stop there.
+        if PYBUF_DEBUG_BUILD and (self._exports or self._pins):
+            Py_FatalError("pybuf.Buffer freed with live exports or pins")
         self._free()
 
     cdef void _free(self) noexcept:
@@ -1247,8 +1222,7 @@ cdef object _equal(Buffer a, Buffer b):
         # numbers compared by value; the kernel compares through double
         # only where that is exact (not 64-bit integers against other
         # types: 2**53 + 1 != 2.0**53, as memoryview says)
-        from pybuf.kernels import equal
-        return equal(a, b)
+        return _equal_by_value(a, b)
     return a.tolist() == b.tolist()
 
 
@@ -1323,9 +1297,6 @@ cdef int _set_dims(Buffer self, int ndim, const Py_ssize_t *shape) except -1:
 # PYBUF_NO_CACHE=1 in the environment at import bypasses both caches:
 # every block is malloc'd and freed at once, so that a sanitizer sees every
 # use after free.
-
-cdef extern from "include/pybuf_memory.h":
-    void pybuf_malloc_trim() nogil
 
 cdef enum:
     CACHE_FINE = 40             # classes of 64 bytes: up to 2560
@@ -1859,10 +1830,9 @@ cdef int _assign_pinned(Buffer dst, Buffer src) except -1:
             format_type(PyBytes_AS_STRING(src._format), src.itemsize, &swapped) and \
             format_type(PyBytes_AS_STRING(dst._format), dst.itemsize, &swapped):
         # Numbers converted as numpy's unsafe casting does; overlap-safe.
-        from pybuf.kernels import copyto
         if src._suboffsets != NULL:
             src = _copy_buffer(src, c'C', DEF_ALIGN)
-        copyto(dst, src)
+        _copy_converting(dst, src)
     else:
         _assign_items(dst, dst.data, 0, src.tolist())
     return 0
@@ -2283,80 +2253,3 @@ def _view_as(type cls, Buffer src):
         raise TypeError(f"{cls.__name__} is not a subclass of Buffer")
     return _view_from_layout(src, _layout_of(src), src._readonly, src._entry(),
                              cls.__new__(cls))
-
-
-# --------------------------------------------------------------------------
-# introspection for pybuf.describe and ``python -m pybuf info``
-# (appended; nothing above depends on it)
-
-cdef extern from *:
-    """
-    #if defined(__OPTIMIZE__)
-    #define PYBUF_BUILT_OPTIMIZED 1
-    #else
-    #define PYBUF_BUILT_OPTIMIZED 0
-    #endif
-    #if defined(__VERSION__)
-    #define PYBUF_COMPILER_VERSION __VERSION__
-    #else
-    #define PYBUF_COMPILER_VERSION "unknown"
-    #endif
-    """
-    const long CYTHON_HEX_VERSION
-    const int PYBUF_BUILT_OPTIMIZED
-    const char *PYBUF_COMPILER_VERSION
-
-
-def _request(obj, int flags):
-    """Make one raw buffer request on ``obj`` and report what came back.
-
-    ``PyObject_GetBuffer(obj, &view, flags)`` is called with exactly
-    ``flags`` (no validation here: the exporter decides), the fields of the
-    ``Py_buffer`` are copied into a dict, and the buffer is released before
-    returning, whatever happens.  A field the exporter left NULL is ``None``.
-    Used by :func:`pybuf.describe`; not part of the public API.
-
-    Raises
-    ------
-    TypeError
-        ``obj`` does not support the buffer protocol.
-    BufferError, ValueError, ...
-        Whatever the exporter raises for this request.
-    """
-    cdef Py_buffer view
-    cdef int i
-    if not PyObject_CheckBuffer(obj):
-        raise TypeError(f"a bytes-like object is required, not "
-                        f"'{type(obj).__name__}'")
-    PyObject_GetBuffer(obj, &view, flags)
-    try:
-        return {
-            "buf": <Py_ssize_t><uintptr_t>view.buf,
-            "obj": None if <void *>view.obj == NULL else type(view.obj),
-            "len": view.len,
-            "readonly": bool(view.readonly),
-            "itemsize": view.itemsize,
-            "format": None if view.format == NULL
-                      else (<bytes>view.format).decode("ascii", "replace"),
-            "ndim": view.ndim,
-            "shape": None if view.shape == NULL
-                     else tuple([view.shape[i] for i in range(view.ndim)]),
-            "strides": None if view.strides == NULL
-                       else tuple([view.strides[i] for i in range(view.ndim)]),
-            "suboffsets": None if view.suboffsets == NULL
-                          else tuple([view.suboffsets[i] for i in range(view.ndim)]),
-        }
-    finally:
-        PyBuffer_Release(&view)
-
-
-def _build_info():
-    """How this extension was compiled, as far as the binary knows:
-    Cython version, compiler, optimisation, default alignment."""
-    cdef long v = CYTHON_HEX_VERSION
-    return {
-        "cython": f"{(v >> 24) & 0xFF}.{(v >> 16) & 0xFF}.{(v >> 8) & 0xFF}",
-        "compiler": (<bytes>PYBUF_COMPILER_VERSION).decode("ascii", "replace"),
-        "optimized": bool(PYBUF_BUILT_OPTIMIZED),
-        "default_align": DEF_ALIGN,
-    }

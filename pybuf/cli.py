@@ -535,8 +535,8 @@ def cmd_bench(args, out=sys.stdout):
 def cmd_info(args, out=sys.stdout):
     """Version, build and include path."""
     import sysconfig
-    from pybuf import buffer
-    build = buffer._build_info()
+    from pybuf import _introspect, buffer
+    build = _introspect._build_info()
     say = lambda k, v: print(f"{k + ':':<26} {v}", file=out)  # noqa: E731
     say("pybuf", f"{pybuf.__version__} ({os.path.dirname(buffer.__file__)})")
     say("Python", f"{platform.python_version()} "

@@ -18,8 +18,8 @@ import struct
 import sys
 from typing import Optional, Tuple, Union
 
-from pybuf import buffer as _buffer
-from pybuf.buffer import REQUESTS
+from pybuf import _introspect
+from pybuf._introspect import REQUESTS
 from pybuf.formats import parse_format
 
 __all__ = ["BufferInfo", "describe", "REQUESTS"]
@@ -329,7 +329,7 @@ def describe(obj, *, request: Union[None, str, int] = None) -> BufferInfo:
     last = None
     for name, flags in steps:
         try:
-            raw = _buffer._request(obj, flags)
+            raw = _introspect._request(obj, flags)
         except TypeError:
             if _supports_buffer(obj):
                 raise

@@ -1,6 +1,7 @@
 # C-level kernels: ``noexcept nogil``, pointer + shape + strides.
 #     from pybuf cimport kernels
-# ABI: append new declarations, never reorder or remove them.
+# An append-only ABI from pybuf 0.1.0 on: new declarations go at the end;
+# none is ever reordered, changed or removed.
 from pybuf._types cimport int64_t, uint64_t
 
 cdef void copy_items(int ndim, const Py_ssize_t *shape,
@@ -12,8 +13,6 @@ cdef void copy_items(int ndim, const Py_ssize_t *shape,
 cdef void fill_items(int ndim, const Py_ssize_t *shape,
                      char *dst, const Py_ssize_t *dst_strides,
                      const char *item, Py_ssize_t itemsize) noexcept nogil
-
-# --- appended by issue 4 ---------------------------------------------------
 
 # The result of a reduction: which member is meaningful depends on the item
 # type (int64 for signed and bool, uint64 for unsigned, float64 for floats).
@@ -35,6 +34,7 @@ cdef enum:
 # non-native order.  TYPE_OPAQUE (0) for formats without a numeric meaning;
 # TYPE_FLOAT16, TYPE_LONGDOUBLE, TYPE_CLONGDOUBLE for 'e', 'g', 'Zg', which
 # the C kernels below do not take (the Python entry points widen them).
+# It reads formats as pybuf.formats does (" i" and "1i" are "i").
 cdef int format_type(const char *fmt, Py_ssize_t itemsize,
                      bint *swapped) noexcept nogil
 
@@ -67,3 +67,31 @@ cdef double sum_float64(const double *p, Py_ssize_t stride,
                         Py_ssize_t n) noexcept nogil
 cdef double dot_float64(const double *a, Py_ssize_t sa, const double *b,
                         Py_ssize_t sb, Py_ssize_t n) noexcept nogil
+
+# The staged kernels of pybuf.astype, pybuf.equal and pybuf.dot: real items
+# (TYPE_BOOL .. TYPE_FLOAT64) and TYPE_FLOAT16 / TYPE_LONGDOUBLE, in any byte
+# order (``*_swapped``, as format_type reports it) and alignment.  Complex
+# items go in as pairs of reals (one more dimension of 2, stride = half the
+# item).
+#
+# dst[idx] = (dst type) src[idx], numpy's unsafe casting (no overlap).
+cdef void convert_items(int ndim, const Py_ssize_t *shape,
+                        const char *src, const Py_ssize_t *src_strides,
+                        int src_type, bint src_swapped,
+                        char *dst, const Py_ssize_t *dst_strides,
+                        int dst_type, bint dst_swapped) noexcept nogil
+# all(a[idx] == b[idx]) by value: NaN != NaN, -0.0 == 0.0, 64-bit integers
+# exact against each other.
+cdef bint equal_items(int ndim, const Py_ssize_t *shape,
+                      const char *a, const Py_ssize_t *a_strides,
+                      int a_type, bint a_swapped,
+                      const char *b, const Py_ssize_t *b_strides,
+                      int b_type, bint b_swapped) noexcept nogil
+# ``out`` += sum(a[i] * b[i]) over n items (strides in bytes), converted to
+# the type pybuf.dot uses; returns that TypeId: out.f for a float type,
+# out.u for unsigned or bool, out.i for signed.  ``out`` is zeroed by the
+# caller first; calls may be chained.
+cdef int dot_items(Py_ssize_t n, const char *a, Py_ssize_t a_stride,
+                   int a_type, bint a_swapped,
+                   const char *b, Py_ssize_t b_stride,
+                   int b_type, bint b_swapped, Reduction *out) noexcept nogil

@@ -63,7 +63,10 @@ from libc.string cimport memcpy, memmove, memset, memcmp
 
 from pybuf._types cimport *
 
-cdef extern from "include/pybuf_floatconv.h":
+# The format grammar (a leaf: it imports no other pybuf module).
+from pybuf.formats import Format, parse_format
+
+cdef extern from "_floatconv.h":
     Py_ssize_t PYBUF_LD_VALUE_BYTES
     uint16_t pybuf_double_to_half(double x) nogil
     void pybuf_half_to_float_line(const char *s, Py_ssize_t ss, int swapped,
@@ -312,9 +315,15 @@ cdef int _int_type(bint signed, Py_ssize_t size) noexcept nogil:
     return TYPE_OPAQUE
 
 
+cdef inline bint _is_space(char c) noexcept nogil:
+    return c == b' ' or (b'\t' <= c <= b'\r')      # as pybuf.formats skips
+
+
 cdef int format_type(const char *fmt, Py_ssize_t itemsize,
                      bint *swapped) noexcept nogil:
-    """The TypeId of a one-item format string (``None`` means ``"B"``).
+    """The TypeId of a one-item format string (``None`` means ``"B"``),
+    read as pybuf.formats reads it: whitespace around the item and a count
+    of 1 change nothing (``" i"``, ``"=1i"``).
 
     Native formats (no prefix, ``@`` or ``^``) use the C sizes of this
     platform; ``=``, ``<``, ``>`` and ``!`` use the standard sizes of the
@@ -329,6 +338,7 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
     cdef bint big = False
     cdef char c
     cdef int t
+    cdef const char *rest
     swapped[0] = False
     if fmt == NULL:
         return TYPE_UINT8 if itemsize == 1 else TYPE_OPAQUE
@@ -348,19 +358,30 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
         fmt += 1
     else:
         big = not LITTLE
+    # the grammar of pybuf.formats: whitespace before the item and after
+    # it, and a count of 1 is no count (" i", "1i", "=1i ")
+    while _is_space(fmt[0]):
+        fmt += 1
+    if fmt[0] == b'1' and not (b'0' <= fmt[1] <= b'9'):
+        fmt += 1
     c = fmt[0]
+    if c == 0:
+        return TYPE_OPAQUE
+    rest = fmt + (2 if c == b'Z' and fmt[1] != 0 else 1)
+    while _is_space(rest[0]):
+        rest += 1
+    if rest[0] != 0:
+        return TYPE_OPAQUE
     if c == b'Z':
-        if fmt[1] == b'f' and fmt[2] == 0:
+        if fmt[1] == b'f':
             t = TYPE_COMPLEX64
-        elif fmt[1] == b'd' and fmt[2] == 0:
+        elif fmt[1] == b'd':
             t = TYPE_COMPLEX128
-        elif fmt[1] == b'g' and fmt[2] == 0 and native:
+        elif fmt[1] == b'g' and native:
             t = TYPE_CLONGDOUBLE
         else:
             return TYPE_OPAQUE
     else:
-        if c == 0 or fmt[1] != 0:
-            return TYPE_OPAQUE
         if c == b'?':
             t = TYPE_BOOL
         elif c == b'b' or c == b'B':
@@ -1542,6 +1563,116 @@ cdef double dot_float64(const double *a, Py_ssize_t sa, const double *b,
     return acc.f
 
 
+cdef void _side_of(int type, bint swapped, const char *data, int ndim,
+                   const Py_ssize_t *shape, const Py_ssize_t *strides,
+                   Side *side) noexcept nogil:
+    """How the staged kernels read items of a TypeId at ``data``: storage-
+    only types computed as float32/float64; direct when native and
+    aligned (as _side does for an acquired operand)."""
+    cdef int i
+    cdef Py_ssize_t size = _type_size(type)
+    side.size = size
+    side.swapped = swapped and size > 1
+    side.type = type
+    side.storage = 0
+    if type == TYPE_FLOAT16:
+        side.type, side.storage = TYPE_FLOAT32, TYPE_FLOAT16
+    elif type == TYPE_LONGDOUBLE:
+        side.type, side.storage = TYPE_FLOAT64, TYPE_LONGDOUBLE
+    side.direct = size > 0 and not side.swapped and not side.storage and \
+        (<uintptr_t>data) % <uintptr_t>size == 0
+    for i in range(ndim):
+        if side.direct and shape[i] > 1 and strides[i] % size:
+            side.direct = False
+
+
+cdef void convert_items(int ndim, const Py_ssize_t *shape,
+                        const char *src, const Py_ssize_t *src_strides,
+                        int src_type, bint src_swapped,
+                        char *dst, const Py_ssize_t *dst_strides,
+                        int dst_type, bint dst_swapped) noexcept nogil:
+    """cast_items for items of any byte order and alignment, and for the
+    storage-only types float16 and long double (rounded once)."""
+    cdef Loop L
+    cdef Side ds, ss
+    cdef Py_ssize_t idx[MAX_NDIM]
+    cdef int last
+    _side_of(dst_type, dst_swapped, dst, ndim, shape, dst_strides, &ds)
+    _side_of(src_type, src_swapped, src, ndim, shape, src_strides, &ss)
+    _loop_init(&L, ndim, shape, dst, dst_strides, ds.size, <char *>src,
+               src_strides, ss.size, True)
+    if L.ndim == 0:
+        return
+    last = L.ndim - 1
+    memset(idx, 0, sizeof(idx))
+    while True:
+        _convert_line(L.p0, L.s0[last], &ds, L.p1, L.s1[last], &ss,
+                      L.shape[last])
+        if not _advance(&L, last, idx):
+            break
+
+
+cdef bint equal_items(int ndim, const Py_ssize_t *shape,
+                      const char *a, const Py_ssize_t *a_strides,
+                      int a_type, bint a_swapped,
+                      const char *b, const Py_ssize_t *b_strides,
+                      int b_type, bint b_swapped) noexcept nogil:
+    """all(a[idx] == b[idx]) by value, as pybuf.equal compares."""
+    cdef Loop L
+    cdef Side sa, sb
+    cdef Py_ssize_t idx[MAX_NDIM]
+    cdef int last, t
+    cdef bint ok = True
+    _side_of(a_type, a_swapped, a, ndim, shape, a_strides, &sa)
+    _side_of(b_type, b_swapped, b, ndim, shape, b_strides, &sb)
+    _loop_init(&L, ndim, shape, <char *>a, a_strides, sa.size, <char *>b,
+               b_strides, sb.size, True)
+    if L.ndim == 0:
+        return True
+    last = L.ndim - 1
+    memset(idx, 0, sizeof(idx))
+    t = sa.type if sa.type == sb.type else _common_type(sa.type, sb.type)
+    while ok:
+        if sa.type == sb.type and sa.direct and sb.direct:
+            ok = _equal_line(t, L.p0, L.s0[last], L.p1, L.s1[last], L.shape[last])
+        else:
+            ok = _equal_staged(L.p0, L.s0[last], &sa, L.p1, L.s1[last], &sb,
+                               L.shape[last], t)
+        if not _advance(&L, last, idx):
+            break
+    return ok
+
+
+cdef int dot_items(Py_ssize_t n, const char *a, Py_ssize_t a_stride,
+                   int a_type, bint a_swapped,
+                   const char *b, Py_ssize_t b_stride,
+                   int b_type, bint b_swapped, Reduction *out) noexcept nogil:
+    """out += sum(a[i] * b[i]) in the type dot() uses; returns that type."""
+    cdef Side sa, sb
+    cdef double ta[CHUNK]
+    cdef double tb[CHUNK]
+    cdef double ta2[CHUNK]
+    cdef double tb2[CHUNK]
+    cdef Py_ssize_t off, c, stride_a, stride_b
+    cdef const char *pa
+    cdef const char *pb
+    cdef int t
+    _side_of(a_type, a_swapped, a, 1, &n, &a_stride, &sa)
+    _side_of(b_type, b_swapped, b, 1, &n, &b_stride, &sb)
+    t = sa.type if sa.type == sb.type else _common_type(sa.type, sb.type)
+    if sa.type == sb.type and sa.direct and sb.direct:
+        _dot_line(t, a, a_stride, b, b_stride, n, out)
+        return t
+    for off in range(0, n, 512):      # 512 == CHUNK (range needs a literal step)
+        c = CHUNK if n - off > CHUNK else n - off
+        pa = _stage_in(a + off * a_stride, a_stride, &sa, c, t, <char *>ta,
+                       <char *>ta2, &stride_a)
+        pb = _stage_in(b + off * b_stride, b_stride, &sb, c, t, <char *>tb,
+                       <char *>tb2, &stride_b)
+        _dot_line(t, pa, stride_a, pb, stride_b, c, out)
+    return t
+
+
 # --------------------------------------------------------------------------
 # Python entry points
 
@@ -1726,14 +1857,24 @@ cdef bint _same_items(Py_buffer *a, Operand *oa, Py_buffer *b, Operand *ob):
 
 cdef object _reading(Py_buffer *v):
     """The Format the itemsize of ``v`` reads its format as, or None."""
-    from pybuf.formats import Format
     try:
         return Format._reading(_fmt_str(v), v.itemsize)
     except (ValueError, NotImplementedError):
         return None
 
 
-cdef object _equal_fields(object a, object b, Py_buffer *av):
+cdef bytearray _items_bytes(Operand *op):
+    """The items of an operand, C-contiguous, in a new bytearray."""
+    cdef Py_ssize_t strides[MAX_NDIM]
+    cdef bytearray out = bytearray(op.nbytes)
+    _c_strides(op.ndim, op.shape, op.itemsize, strides)
+    if op.nbytes:
+        copy_items(op.ndim, op.shape, op.data, op.strides, NULL,
+                   <char *>out, strides, op.itemsize)
+    return out
+
+
+cdef object _equal_fields(Operand *oa, Operand *ob, Py_buffer *av):
     """equal() for items with padding bytes: compare the item bytes that
     hold values, never the padding.  None when the items have no padding."""
     f = _reading(av)
@@ -1743,9 +1884,8 @@ cdef object _equal_fields(object a, object b, Py_buffer *av):
     if not pad:
         return None
     cdef object x, y                   # (untyped: Cython's bytearray slicing
-    from pybuf.buffer import asbuffer  # refuses extended-slice stores)
-    x = bytearray(asbuffer(a).tobytes())
-    y = bytearray(asbuffer(b).tobytes())
+    x = _items_bytes(oa)               # refuses extended-slice stores)
+    y = _items_bytes(ob)
     n = len(x) // av.itemsize
     zeros = bytes(n)
     for k in pad:                      # one C-speed strided store per byte
@@ -1943,7 +2083,6 @@ cdef int _pack(object value, Operand *op, Py_buffer *v, char *item) except -1:
     cdef bint signed
     cdef object bits
     if t == TYPE_OPAQUE:
-        from pybuf.formats import parse_format
         data = parse_format(_fmt_str(v)).pack(value)
         if len(data) != size:
             raise ValueError(f"packed item is {len(data)} bytes, not {size}")
@@ -2401,13 +2540,7 @@ def dot(a, b):
     cdef Operand oa, ob
     cdef Side sa, sb
     cdef Reduction acc
-    cdef double ta[CHUNK]
-    cdef double tb[CHUNK]
-    cdef double ta2[CHUNK]         # scratch: one per side, since _stage_in
-    cdef double tb2[CHUNK]         # may return its scratch as the result
-    cdef Py_ssize_t off, c, n, stride_a, stride_b
-    cdef const char *pa
-    cdef const char *pb
+    cdef Py_ssize_t n
     cdef int t
     cdef double re = 0, im = 0
     _acquire(a, &av, False, "first argument")
@@ -2441,17 +2574,12 @@ def dot(a, b):
                               ob.strides[0], n, &acc)
                 _relock(_ts)
             else:
-                t = oa.type if oa.type == ob.type else _common_type(oa.type, ob.type)
+                # staged: the C API's dot_items (storage-only types by
+                # their own TypeId)
                 _ts = _unlock(oa.nbytes >= NOGIL_BYTES)
-                for off in range(0, n, 512):      # 512 == CHUNK (range needs a literal step)
-                    c = CHUNK if n - off > CHUNK else n - off
-                    pa = _stage_in(oa.data + off * oa.strides[0],
-                                   oa.strides[0], &sa, c, t, <char *>ta,
-                                   <char *>ta2, &stride_a)
-                    pb = _stage_in(ob.data + off * ob.strides[0],
-                                   ob.strides[0], &sb, c, t, <char *>tb,
-                                   <char *>tb2, &stride_b)
-                    _dot_line(t, pa, stride_a, pb, stride_b, c, &acc)
+                t = dot_items(n, oa.data, oa.strides[0], oa.storage or oa.type,
+                              oa.swapped, ob.data, ob.strides[0],
+                              ob.storage or ob.type, ob.swapped, &acc)
                 _relock(_ts)
             return _scalar(t, &acc, oa.type == TYPE_BOOL and ob.type == TYPE_BOOL)
         finally:
@@ -2641,7 +2769,7 @@ def equal(a, b):
             if not _same_shape(&oa, &ob):
                 return False
             if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &oa, &bv, &ob):
-                masked = _equal_fields(a, b, &av)
+                masked = _equal_fields(&oa, &ob, &av)
                 if masked is not None:
                     return masked
             return _equal_operands(&oa, &ob, &av, &bv)

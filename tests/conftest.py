@@ -3,9 +3,28 @@ import array
 import mmap
 import os
 
+import sys
+
 import pytest
 
-import pybuf
+# The tests test the installed pybuf, never the checkout's pybuf/ (whose
+# extension modules are built only into the installed copy).  `python -m
+# pytest` in the checkout's root puts that root first on sys.path, and
+# child processes started there would do the same: so the root leaves
+# sys.path, and the session's children start in tests/ (pytest_configure).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(_HERE)
+sys.path[:] = [p for p in sys.path
+               if os.path.realpath(p or os.curdir) != os.path.realpath(_ROOT)]
+
+
+def pytest_configure(config):
+    # After pytest has read its arguments (testpaths are relative to the
+    # folder it was started in); collection resolves them from there too.
+    if os.path.realpath(os.getcwd()) == os.path.realpath(_ROOT):
+        os.chdir(_HERE)
+
+import pybuf  # noqa: E402
 
 
 def pytest_report_header(config):
@@ -42,3 +61,41 @@ under_asan = "libasan" in os.environ.get("LD_PRELOAD", "")
 measures_resident_memory = pytest.mark.skipif(
     under_asan, reason="AddressSanitizer is loaded: its quarantine keeps freed "
                        "memory resident")
+
+
+# --- producers ---------------------------------------------------------------
+
+# numpy type string -> array.array code of the same items
+ARRAY_CODES = {"i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i",
+               "u4": "I", "i8": "q", "u8": "Q", "f4": "f", "f8": "d"}
+
+
+def producers(a):
+    """Exporters of the items of numpy array ``a``, each as ``(name,
+    object, writable)``: numpy itself, a memoryview, a pybuf view
+    (asbuffer), whatever standard-library exporter holds such items
+    (array.array, bytearray, bytes, mmap; 1-d contiguous only) and a
+    Buffer that owns a copy.  The first three share a's memory; the buffer
+    and kernel tests run every capability against each."""
+    w = bool(a.flags.writeable)
+    out = [("numpy", a, w), ("memoryview", memoryview(a), w),
+           ("Buffer", pybuf.asbuffer(a, writable=w), w)]
+    if a.ndim == 1 and a.flags.c_contiguous:
+        code = ARRAY_CODES.get(a.dtype.str[1:])
+        if code is not None and a.dtype.isnative:
+            out.append(("array", array.array(code, a.tobytes()), True))
+        if a.dtype.str == "|u1":
+            out.append(("bytearray", bytearray(a.tobytes()), True))
+            if not w:
+                out.append(("bytes", a.tobytes(), False))
+            m = mmap.mmap(-1, max(a.nbytes, 1))
+            m[:a.nbytes] = a.tobytes()
+            out.append(("mmap", m if a.nbytes else memoryview(m)[:0], True))
+    out.append(("Buffer-owned", pybuf.copy(a), True))
+    return out
+
+
+@pytest.fixture(name="producers")
+def producers_fixture():
+    """:func:`producers`, for tests that take it as a fixture."""
+    return producers

@@ -10,7 +10,7 @@ import weakref
 import pytest
 
 import pybuf
-from conftest import requires_testbuffer
+from conftest import producers, requires_testbuffer
 
 np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
@@ -424,17 +424,16 @@ def test_memory_is_freed():
 # --- asbuffer, copy -------------------------------------------------------
 
 def _producers():
+    """The shared producers (tests/conftest.py) of a few arrays: 2-d and
+    strided float64, bytes (also read-only), int32, int16 (read-only)."""
     nd = np.arange(24, dtype="d").reshape(4, 6)
-    yield "bytes", b"abcdef", False
-    yield "bytearray", bytearray(b"abcdef"), True
-    yield "array", array.array("i", range(10)), True
-    yield "memoryview-strided", memoryview(bytearray(range(20)))[::-3], True
-    yield "numpy", nd, True
-    yield "numpy-strided", nd[::2, ::-2], True
-    yield "numpy-readonly", np.frombuffer(b"\x01" * 16, dtype="h"), False
-    yield "pybuf", _numbered((3, 4)), True
-    m = mmap.mmap(-1, 64)
-    yield "mmap", m, True
+    raw = np.frombuffer(bytearray(b"abcdef"), dtype="B")
+    for label, a in [("", nd), ("-strided", nd[::2, ::-2]), ("-bytes", raw),
+                     ("-readonly-bytes", np.frombuffer(b"abcdef", dtype="B")),
+                     ("-int", np.arange(10, dtype="i")),
+                     ("-readonly", np.frombuffer(b"\x01" * 16, dtype="h"))]:
+        for name, obj, writable in producers(a):
+            yield name + label, obj, writable
 
 
 @pytest.mark.parametrize("name, obj, writable", list(_producers()),

@@ -95,7 +95,7 @@ def test_readme_quick_start_and_docs_link():
         text = f.read()
     start = re.search(r"## Quick start\n\n```\n(.*?)```", text, re.S)
     assert start.group(1).splitlines() == [
-        "pip install . && python -m pybuf demo",
+        "pip install . && pybuf demo",
         'pip install ".[test]" && python -m pytest',
     ]
     assert "docs/" in text and "sphinx" in text.lower()
@@ -224,10 +224,10 @@ def _console_commands():
 
 
 @pytest.mark.parametrize("page, command", _console_commands())
-def test_console_commands_run(page, command):
+def test_console_commands_run(page, command, tmp_path):
     import shlex
     argv = shlex.split(command.split("#")[0])
-    proc = subprocess.run([sys.executable, "-m", "pybuf"] + argv, cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "pybuf"] + argv, cwd=tmp_path,
                           env=_env(), capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -248,6 +248,6 @@ def test_sphinx_build_is_clean(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b",
          "html", DOCS, str(tmp_path / "html")],
-        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "html" / "index.html").exists()

@@ -1,5 +1,4 @@
 """The kernels against numpy: formats x layouts x producers, seeded."""
-import array
 import math
 import mmap
 import subprocess
@@ -12,6 +11,7 @@ import pybuf
 
 np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
+from conftest import producers  # noqa: E402
 from cybuild import build_extension  # noqa: E402
 
 REAL = ["?", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f4", "f8"]
@@ -83,26 +83,6 @@ def make(layout, dtype, rng, *, small=False):
     raise AssertionError(layout)
 
 
-ARRAY_CODES = {"i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i",
-               "u4": "I", "i8": "q", "u8": "Q", "f4": "f", "f8": "d"}
-
-
-def producers(a):
-    """Exporters of the same items as numpy array ``a``: (name, object)."""
-    out = [("numpy", a), ("memoryview", memoryview(a)),
-           ("Buffer", pybuf.asbuffer(a, writable=a.flags.writeable))]
-    if a.ndim == 1 and a.flags.c_contiguous:
-        code = ARRAY_CODES.get(a.dtype.str[1:])
-        if code is not None and a.dtype.isnative:
-            out.append(("array", array.array(code, a.tobytes())))
-        if a.dtype == np.uint8:
-            out.append(("bytearray", bytearray(a.tobytes())))
-            m = mmap.mmap(-1, max(a.nbytes, 1))
-            m[:a.nbytes] = a.tobytes()
-            out.append(("mmap", m if a.nbytes else memoryview(m)[:0]))
-    return out
-
-
 def as_np(obj, dtype):
     """A numpy view of any exporter (for comparing results)."""
     return np.asarray(memoryview(obj)).view(dtype) if not isinstance(obj, np.ndarray) \
@@ -134,7 +114,7 @@ def numpy_sum(a):
 def test_sum(dtype, layout, rng):
     a, _ = make(layout, dtype, rng)
     expect = numpy_sum(a)
-    for name, obj in producers(a):
+    for name, obj, _ in producers(a):
         got = pybuf.sum(obj)
         assert type(got) is type(expect), name
         if a.dtype.kind in "fc":
@@ -149,7 +129,7 @@ def test_sum(dtype, layout, rng):
 def test_min_max(op, dtype, layout, rng):
     a, _ = make(layout, dtype, rng)
     fn = getattr(pybuf, op)
-    for name, obj in producers(a):
+    for name, obj, _ in producers(a):
         if a.size == 0:
             with pytest.raises(ValueError, match="empty"):
                 fn(obj)
@@ -345,7 +325,7 @@ def test_copyto_layouts_producers(dtype, layout, dst_layout, rng):
     shape = src.shape
     if len(shape) != 2:
         dst_layout = "C"
-    for name, obj in producers(src):
+    for name, obj, _ in producers(src):
         if dst_layout == "F":
             base = np.zeros(shape, dtype, order="F")
             dst = base
@@ -586,7 +566,7 @@ def test_copyto_overlap():
 @pytest.mark.parametrize("src_dtype", ["f8", "i4", "u1", "?"])
 def test_astype(src_dtype, fmt, dtype, layout, rng):
     src, _ = make(layout, src_dtype, rng, small=True)
-    for name, obj in producers(src)[:3]:
+    for name, obj, _ in producers(src)[:3]:
         out = pybuf.astype(obj, fmt)
         assert isinstance(out, pybuf.Buffer)
         assert out.format == fmt and out.shape == src.shape and out.c_contiguous
@@ -638,7 +618,7 @@ def test_dot_producers_and_errors(rng):
     a = values(rng, "f8", (64,))
     b = values(rng, "f8", (64,))
     expect = float(np.dot(a, b))
-    for (_, pa), (_, pb) in zip(producers(a), producers(b)):
+    for (_, pa, _), (_, pb, _) in zip(producers(a), producers(b)):
         assert pybuf.dot(pa, pb) == pytest.approx(expect, rel=1e-12)
     assert pybuf.dot(np.zeros(0), np.zeros(0)) == 0.0
     big = rng.standard_normal(1 << 18)
@@ -696,7 +676,7 @@ def test_byteswap_overlap_and_opaque():
 def test_equal(dtype, layout, rng):
     a, _ = make(layout, dtype, rng)
     c = np.array(a, order="F")
-    for name, obj in producers(a):
+    for name, obj, _ in producers(a):
         assert pybuf.equal(obj, c) is True, name
         assert pybuf.equal(c, obj) is True, name
     if a.size:
@@ -846,6 +826,78 @@ def test_cimport_kernels(tmp_path):
     out = np.zeros(10, np.intc)
     mod.to_int32(x + 0.5, out)
     assert out.tolist() == list(range(10))
+
+
+def test_cimport_staged_kernels(tmp_path):
+    """convert_items, equal_items and dot_items (kernels.pxd) against numpy,
+    on byte-swapped, unaligned and storage-only (float16) items."""
+    mod = build_extension(tmp_path, "staged_consumer", """
+        from libc.string cimport memset
+        from pybuf cimport kernels
+
+        cdef int kind(object a, bint *swapped):
+            return kernels.format_type(memoryview(a).format.encode(),
+                                       a.itemsize, swapped)
+
+        def convert(src, dst):
+            cdef const unsigned char[:] s = src.view("u1").reshape(-1)
+            cdef unsigned char[:] d = dst.view("u1").reshape(-1)
+            cdef bint ssw, dsw
+            cdef int st = kind(src, &ssw), dt = kind(dst, &dsw)
+            cdef Py_ssize_t n = src.shape[0]
+            cdef Py_ssize_t ss = src.strides[0], ds = dst.strides[0]
+            with nogil:
+                kernels.convert_items(1, &n, <const char *>&s[0], &ss, st, ssw,
+                                      <char *>&d[0], &ds, dt, dsw)
+
+        def equal(a, b):
+            cdef const unsigned char[:] x = a.view("u1").reshape(-1)
+            cdef const unsigned char[:] y = b.view("u1").reshape(-1)
+            cdef bint asw, bsw
+            cdef int at = kind(a, &asw), bt = kind(b, &bsw)
+            cdef Py_ssize_t n = a.shape[0], sa = a.strides[0], sb = b.strides[0]
+            return kernels.equal_items(1, &n, <const char *>&x[0], &sa, at, asw,
+                                       <const char *>&y[0], &sb, bt, bsw)
+
+        def dot(a, b):
+            cdef const unsigned char[:] x = a.view("u1").reshape(-1)
+            cdef const unsigned char[:] y = b.view("u1").reshape(-1)
+            cdef bint asw, bsw
+            cdef int at = kind(a, &asw), bt = kind(b, &bsw)
+            cdef kernels.Reduction acc
+            memset(&acc, 0, sizeof(acc))
+            t = kernels.dot_items(a.shape[0], <const char *>&x[0], a.strides[0],
+                                  at, asw, <const char *>&y[0], b.strides[0],
+                                  bt, bsw, &acc)
+            return t, acc.f, acc.i, acc.u
+    """)
+
+    def unaligned(a):
+        raw = np.zeros(a.nbytes + 1, np.uint8)[1:]
+        out = raw.view(a.dtype)
+        out[...] = a
+        return out
+
+    x = np.linspace(-3, 5, 2000)
+    for src in (x.astype(">f8"), unaligned(x.astype("<f4")), x.astype("e"),
+                x.astype(">i2")):
+        for dt in ("<f8", ">f4", "e", "<i4", "u1"):
+            dst = np.zeros(len(x), dt)
+            mod.convert(src, dst)
+            np.testing.assert_array_equal(dst, src.astype(dt))
+    a = np.arange(-500, 500)
+    assert mod.equal(a.astype(">i4"), unaligned(a.astype("<i8")))
+    assert mod.equal(a.astype("e"), a.astype(">f8")[::-1][::-1])
+    b = a.astype(">i4")
+    b[700] += 1
+    assert not mod.equal(b, a.astype("<i8"))
+    assert not mod.equal(np.array([np.nan]), np.array([np.nan]))
+    f = x.astype(">f4")
+    t, total, _, _ = mod.dot(f, x.astype("<i2"))
+    assert t == 11 and total == pytest.approx(
+        np.dot(f.astype("f8"), x.astype("i2").astype("f8")), rel=1e-12)
+    t, _, total, _ = mod.dot(a.astype(">i2"), a.astype("i8"))
+    assert t == 8 and total == int(np.dot(a, a))
 
 
 # --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 import pybuf
+import pybuf._introspect
 import pybuf.buffer
 
 
@@ -83,6 +84,32 @@ def _distribution():
     return found[0]
 
 
+def test_console_script_runs_the_cli():
+    """``pybuf`` (the README's first command) is pybuf.cli's main."""
+    dist = _distribution()
+    script, = [e for e in dist.entry_points
+               if e.group == "console_scripts" and e.name == "pybuf"]
+    import pybuf.cli
+    assert script.load() is pybuf.cli.main
+
+
+def test_import_has_no_side_effects_on_the_package_path():
+    """pybuf's modules come from the folder of its __init__ (nothing
+    rewrites __path__), and a source checkout's unbuilt pybuf/, imported
+    first, says how to build it rather than using another copy."""
+    assert pybuf.__path__ == [os.path.dirname(pybuf.__file__)]
+    assert os.path.dirname(pybuf.buffer.__file__) == pybuf.__path__[0]
+    if not IN_SOURCE or glob.glob(os.path.join(ROOT, "pybuf", "buffer.*.so")):
+        return
+    proc = subprocess.run([sys.executable, "-c", "import pybuf"], cwd=ROOT,
+                          capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items()
+                               if k not in ("PYTHONSAFEPATH", "PYTHONPATH")})
+    assert proc.returncode != 0
+    assert "extension modules are not built" in proc.stderr, proc.stderr
+    assert "pip install ." in proc.stderr
+
+
 def test_license_in_dist_info():
     dist = _distribution()
     licences = [f for f in dist.files or ()
@@ -130,7 +157,7 @@ def _elf_sections(path):
 
 def test_extension_modules_without_debug_info():
     """A release build strips debug info (-g0); PYBUF_DEBUG=1 keeps it."""
-    release = pybuf.buffer._build_info()["optimized"]
+    release = pybuf._introspect._build_info()["optimized"]
     modules = [n for n in os.listdir(_package_dir()) if n.endswith((".so", ".pyd"))]
     assert len(modules) >= 3
     for name in modules:
@@ -187,6 +214,66 @@ def test_every_package_data_pattern_matches_a_file():
 
 
 @pytest.mark.slow
+@needs_source
+def test_c_lives_in_c_files_listed_in_setup():
+    """pybuf's hand-written C is in .c and .h files beside the .pyx files,
+    each named in setup.py (a source it compiles or a header it depends
+    on, so that a change rebuilds); no .pyx holds C in a verbatim string."""
+    pkg = os.path.join(ROOT, "pybuf")
+    pyx = {f[:-4] for f in os.listdir(pkg) if f.endswith(".pyx")}
+    written = {f for f in os.listdir(pkg) if f.endswith(".h")
+               or (f.endswith(".c") and f[:-2] not in pyx)}
+    assert written, "pybuf has hand-written C"
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        setup_text = f.read()
+    for name in written:
+        assert f'"pybuf/{name}"' in setup_text, f"{name} is not in setup.py"
+    assert not [d for d in os.listdir(pkg) if os.path.isdir(os.path.join(pkg, d))
+                and glob.glob(os.path.join(pkg, d, "*.[ch]"))], "C outside pybuf/"
+    for name in pyx:
+        with open(os.path.join(pkg, name + ".pyx")) as f:
+            text = f.read()
+        assert not re.search(r'cdef\s+extern\s+from\s+\*', text), \
+            f"{name}.pyx holds a verbatim C block"
+
+
+# The imports that still point up a layer, inside a function
+# (docs/implementation.rst, "The layers"): (file, function, module).
+UPWARD_IMPORTS = {("buffer.pyx", "__dlpack__", "pybuf._dlpack"),
+                  ("kernels.pyx", "_new_buffer", "pybuf.buffer")}
+
+
+@needs_source
+def test_imports_in_functions_are_only_the_documented_ones():
+    """No .pyx imports a pybuf module inside a function, but for the two
+    upward imports docs/implementation.rst names."""
+    found = set()
+    pkg = os.path.join(ROOT, "pybuf")
+    for name in sorted(os.listdir(pkg)):
+        if not name.endswith(".pyx"):
+            continue
+        function = None
+        with open(os.path.join(pkg, name)) as f:
+            for line in f:
+                m = re.match(r"(?:cdef|cpdef|def)\s+(?:[\w.*]+\s+)*?(\w+)\s*\(", line.strip())
+                if m and line[:1] in " \t":
+                    function = m.group(1)
+                elif m:
+                    function = m.group(1)
+                m = re.match(r"\s+(?:from\s+(pybuf(?:\.\w+)*)\s+(?:c?import)\s+(\w+)"
+                             r"|c?import\s+(pybuf(?:\.\w+)*))", line)
+                if m:
+                    module = m.group(3) or m.group(1)
+                    if m.group(1) == "pybuf":
+                        module = "pybuf." + m.group(2)
+                    found.add((name, function, module))
+    assert found == UPWARD_IMPORTS
+    with open(os.path.join(ROOT, "docs", "implementation.rst")) as f:
+        text = f.read()
+    for name, function, module in UPWARD_IMPORTS:
+        assert module.split(".")[-1] in text and function in text
+
+
 @needs_source
 def test_sdist_holds_the_tests_docs_and_licence(tmp_path):
     """``python -m build --sdist`` (here without isolation, from a copy of

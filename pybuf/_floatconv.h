@@ -1,4 +1,4 @@
-/* pybuf_floatconv.h -- the float formats no C arithmetic type of the
+/* _floatconv.h -- the float formats no C arithmetic type of the
  * kernels holds: IEEE 754 binary16 ('e') and the platform's long double
  * ('g', 'Zg').  Kernels compute with them as float32 / float64: lines are
  * widened into staging blocks and narrowed on the way out.

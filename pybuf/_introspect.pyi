@@ -1,0 +1,6 @@
+from typing import Any
+
+REQUESTS: dict[str, int]
+
+def _request(obj: Any, flags: int) -> dict[str, Any]: ...
+def _build_info() -> dict[str, Any]: ...
