@@ -86,7 +86,11 @@ cdef extern from "_simd.h":
     void pybuf_sfence() nogil
     void pybuf_prefetch(const void *p) nogil
     ctypedef void (*pybuf_task)(void *) noexcept nogil
-    void pybuf_run2(pybuf_task task, void *a, void *b) nogil
+    enum: PYBUF_PARTS
+    void pybuf_run_parts(pybuf_task task, void *args, size_t argsize,
+                         Py_ssize_t nparts) nogil
+    int pybuf_worker_enable(int on) nogil
+    bint pybuf_worker_running() nogil
     void pybuf_stream_fill(char *dst, size_t n, const char *item,
                            size_t itemsize) nogil
     bint pybuf_little_endian() nogil
@@ -234,6 +238,18 @@ def _set_parallel_threshold(nbytes):
     old = _parallel_bytes
     _parallel_bytes = nbytes
     return old
+
+
+def _set_worker(on):
+    """Let two-thread work use the persistent worker thread (True) or run
+    both halves on the calling thread (False, which also stops the
+    worker); returns the previous setting (tests, benchmarks)."""
+    return bool(pybuf_worker_enable(1 if on else 0))
+
+
+def _worker_running():
+    """Whether this process has started the worker thread."""
+    return pybuf_worker_running()
 
 
 def _set_stream_threshold(nbytes):
@@ -530,15 +546,23 @@ cdef void _copy_task(void *arg) noexcept nogil:
     _copy_bytes(t.d, t.s, t.n * t.isz)
 
 
+cdef inline Py_ssize_t _part(Py_ssize_t n, int i) noexcept nogil:
+    """Where part i of n items starts when cut into PYBUF_PARTS (a multiple
+    of 8 items, so that two parts rarely share a cache line)."""
+    return n if i == PYBUF_PARTS else (n // PYBUF_PARTS * i) & ~(<Py_ssize_t>7)
+
+
 cdef void _split_contig(pybuf_task task, char *d, const char *s, Py_ssize_t n,
                         Py_ssize_t isz, const char *item) noexcept nogil:
-    """Run a contiguous copy/fill of n items as two halves on two threads."""
-    cdef CopyTask t0, t1
-    cdef Py_ssize_t h = n // 2
-    t0.d = d; t0.s = s; t0.n = h; t0.isz = isz; t0.item = item
-    t1.d = d + h * isz; t1.s = s + h * isz if s != NULL else NULL
-    t1.n = n - h; t1.isz = isz; t1.item = item
-    pybuf_run2(task, &t0, &t1)
+    """Run a contiguous copy/fill of n items in parts on two threads."""
+    cdef CopyTask t[PYBUF_PARTS]
+    cdef Py_ssize_t lo
+    cdef int i
+    for i in range(PYBUF_PARTS):
+        lo = _part(n, i)
+        t[i].d = d + lo * isz; t[i].s = s + lo * isz if s != NULL else NULL
+        t[i].n = _part(n, i + 1) - lo; t[i].isz = isz; t[i].item = item
+    pybuf_run_parts(task, t, sizeof(CopyTask), PYBUF_PARTS)
 
 
 cdef enum:
@@ -593,20 +617,18 @@ cdef void _stream_lines_loop(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
     _stream_line; one long line is split between two threads."""
     cdef Py_ssize_t idx[MAX_NDIM]
     cdef int last = L.ndim - 1
-    cdef LineTask t0, t1
-    cdef Py_ssize_t n = L.shape[last], h
+    cdef LineTask t[PYBUF_PARTS]
+    cdef Py_ssize_t n = L.shape[last], lo
+    cdef int i
     memset(idx, 0, sizeof(idx))
     if L.ndim == 1 and n * isz >= _parallel_bytes:
-        h = n // 2
-        t0.kind = t1.kind = kind
-        t0.isz = t1.isz = isz
-        t0.unit = t1.unit = unit
-        t0.dside = t1.dside = dside
-        t0.sside = t1.sside = sside
-        t0.ss = t1.ss = L.s1[0]
-        t0.d = L.p0; t0.s = L.p1; t0.n = h
-        t1.d = L.p0 + h * isz; t1.s = L.p1 + h * L.s1[0]; t1.n = n - h
-        pybuf_run2(_line_task, &t0, &t1)
+        for i in range(PYBUF_PARTS):
+            lo = _part(n, i)
+            t[i].kind = kind; t[i].isz = isz; t[i].unit = unit
+            t[i].dside = dside; t[i].sside = sside; t[i].ss = L.s1[0]
+            t[i].d = L.p0 + lo * isz; t[i].s = L.p1 + lo * L.s1[0]
+            t[i].n = _part(n, i + 1) - lo
+        pybuf_run_parts(_line_task, t, sizeof(LineTask), PYBUF_PARTS)
         return
     while True:
         _stream_line(kind, L.p0, L.p1, L.s1[last], n, isz, unit, dside, sside)
@@ -2230,19 +2252,22 @@ cdef void _combine(Reduction *into, Reduction *part, int op, int t) noexcept nog
 cdef void _split_reduce(pybuf_task task, int t, int op, const char *a,
                         Py_ssize_t sa, const char *b, Py_ssize_t sb,
                         Py_ssize_t n, Reduction *acc) noexcept nogil:
-    """Reduce (or dot) a line as two halves on two threads."""
-    cdef ReduceTask t0, t1
-    cdef Py_ssize_t h = n // 2
-    memset(&t0, 0, sizeof(t0))
-    memset(&t1, 0, sizeof(t1))
-    t0.type = t1.type = t
-    t0.op = t1.op = op
-    t0.a = a; t0.sa = sa; t0.b = b; t0.sb = sb; t0.n = h
-    t1.a = a + h * sa; t1.sa = sa; t1.sb = sb; t1.n = n - h
-    t1.b = b + h * sb if b != NULL else NULL
-    pybuf_run2(task, &t0, &t1)
-    _combine(acc, &t0.acc, op, t)
-    _combine(acc, &t1.acc, op, t)
+    """Reduce (or dot) a line in parts on two threads; the partial results
+    are folded in order, so the result does not depend on which thread
+    ran which part."""
+    cdef ReduceTask p[PYBUF_PARTS]
+    cdef Py_ssize_t lo
+    cdef int i
+    memset(p, 0, sizeof(p))
+    for i in range(PYBUF_PARTS):
+        lo = _part(n, i)
+        p[i].type = t; p[i].op = op
+        p[i].a = a + lo * sa; p[i].sa = sa; p[i].sb = sb
+        p[i].b = b + lo * sb if b != NULL else NULL
+        p[i].n = _part(n, i + 1) - lo
+    pybuf_run_parts(task, p, sizeof(ReduceTask), PYBUF_PARTS)
+    for i in range(PYBUF_PARTS):
+        _combine(acc, &p[i].acc, op, t)
 
 
 cdef int _reduce_operand(Operand *x, int op, Reduction *acc) except -1:
