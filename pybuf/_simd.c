@@ -442,14 +442,16 @@ static struct {
               PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER };
 
 static int pybuf_worker_on = 1;
-/* How long the worker and the waiting caller spin before they sleep. */
-static long pybuf_worker_spin_ns = 200000;
+/* How long the worker and the waiting caller spin before they sleep: long
+   enough to catch the next call of a loop of calls, short enough not to
+   hold a core that other threads want for long (OpenBLAS spins ~0.1 s). */
+static long pybuf_worker_spin_ns = 50000;
 /* A worker descheduled in the middle of a part (the other core is busy
    with other work) makes the caller wait for a time slice of the
    scheduler, milliseconds.  After such a wait the jobs run on the caller
    alone for a while, so that a loaded machine costs at most one slice per
    PYBUF_BACKOFF_NS. */
-static long long pybuf_backoff_ns = 100000000LL;
+#define PYBUF_BACKOFF_NS 100000000LL
 static long long pybuf_w_backoff_until;
 static pthread_once_t pybuf_w_once = PTHREAD_ONCE_INIT;
 
@@ -552,8 +554,6 @@ static int pybuf_worker_start(void) {
     int rc;
     if (pybuf_w.started) return pybuf_w.started > 0;
     pthread_once(&pybuf_w_once, pybuf_worker_register);
-    if (getenv("PYBUF_XSPIN")) pybuf_worker_spin_ns = atol(getenv("PYBUF_XSPIN"));
-    if (getenv("PYBUF_XBACK")) pybuf_backoff_ns = atol(getenv("PYBUF_XBACK"));
     pybuf_w.quit = 0;
     pybuf_w.job = JOB_IDLE;
     pthread_attr_init(&attr);
@@ -635,7 +635,7 @@ void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t npar
            own; much longer means the worker was descheduled. */
         t2 = pybuf_now_ns();
         if (t2 - t1 > 2 * (t1 - t0) + 20000)
-            PYBUF_STORE(&pybuf_w_backoff_until, t2 + pybuf_backoff_ns);
+            PYBUF_STORE(&pybuf_w_backoff_until, t2 + PYBUF_BACKOFF_NS);
     }
     PYBUF_STORE(&pybuf_w.job, JOB_IDLE);
     pthread_mutex_unlock(&pybuf_w.owner);

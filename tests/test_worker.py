@@ -61,6 +61,12 @@ def results(a, b):
     sw = a.copy()
     pybuf.byteswap(sw, out=sw)
     out["byteswap"] = sw
+    half = np.empty((a.size + 1) // 2)
+    pybuf.copyto(half, a[::2])
+    out["strided"] = half
+    f = np.empty_like(a)
+    pybuf.fill(f, 1.25)
+    out["fill"] = f
     return out
 
 
@@ -73,6 +79,8 @@ def check_against_numpy(r, a, b):
     np.testing.assert_array_equal(r["copyto"], a)
     np.testing.assert_array_equal(r["convert"], a.astype(np.float32))
     np.testing.assert_array_equal(r["byteswap"], a.byteswap())
+    np.testing.assert_array_equal(r["strided"], a[::2])
+    np.testing.assert_array_equal(r["fill"], np.full(a.size, 1.25))
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -117,7 +125,8 @@ def test_split_matches_one_thread_within_rounding(path):
 
 
 def test_streamed_lines_split(split_everything):
-    """Gathers and conversions written with streaming stores are split too."""
+    """Gathers, conversions and fills written with streaming stores are
+    split too."""
     old = kernels._set_stream_threshold(0)
     try:
         a = np.random.default_rng(3).standard_normal(200003)
@@ -130,6 +139,10 @@ def test_streamed_lines_split(split_everything):
         d = np.empty_like(a)
         pybuf.copyto(d, a)
         np.testing.assert_array_equal(d, a)
+        pybuf.fill(d, -2.5)
+        np.testing.assert_array_equal(d, np.full(a.size, -2.5))
+        pybuf.fill(d[1:], 7.0)          # an unaligned start
+        assert d[0] == -2.5 and (d[1:] == 7.0).all()
     finally:
         kernels._set_stream_threshold(old)
 
