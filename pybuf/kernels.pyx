@@ -855,7 +855,8 @@ cdef void _fill_loop(Loop *L, const char *item, Py_ssize_t isz) noexcept nogil:
     memset(idx, 0, sizeof(idx))
     n = L.shape[last]
     s = L.s0[last]
-    if L.ndim == 1 and s == isz and n * isz >= _parallel_bytes:
+    if L.ndim == 1 and s == isz and _parallel_bytes <= n * isz < _stream_bytes:
+        # (streaming stores from one core already saturate the writes)
         _split_contig(_fill_task, L.p0, NULL, n, isz, item)
         return
     while True:
