@@ -406,6 +406,7 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
    (pthread_atfork resets the state; the next call starts one); at exit
    the worker is stopped and joined. */
 #if (defined(__unix__) || defined(__APPLE__)) && (defined(__GNUC__) || defined(__clang__))
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
@@ -441,6 +442,8 @@ static struct {
 } pybuf_w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
               PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER };
 
+/* 0: off; 1: on while a core is free (pybuf_core_free) and no backoff;
+   2: always (tests) */
 static int pybuf_worker_on = 1;
 /* How long the worker and the waiting caller spin before they sleep: long
    enough to catch the next call of a loop of calls, short enough not to
@@ -453,6 +456,39 @@ static long pybuf_worker_spin_ns = 50000;
    PYBUF_BACKOFF_NS. */
 #define PYBUF_BACKOFF_NS 100000000LL
 static long long pybuf_w_backoff_until;
+
+/* Whether another core is free for the worker.  Linux counts the threads
+   that are running or ready to run (this one included) in the fourth
+   field of /proc/loadavg; when threads of other processes keep the other
+   cores busy, a second thread of ours only takes turns with them (and
+   with the caller), and the caller ends up waiting for its parts.  Read
+   at most every 20 ms, by the caller that owns the worker; unknown
+   (other systems): free. */
+static int pybuf_core_free(long long now) {
+    static long long next_check;
+    static int free_core = 1;
+    char buf[128];
+    const char *p;
+    ssize_t got;
+    long running, ours, ncpu;
+    int fd, field;
+    if (now < next_check) return free_core;
+    next_check = now + 20000000LL;
+    fd = open("/proc/loadavg", O_RDONLY);
+    if (fd < 0) return free_core;
+    got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (got <= 0) return free_core;
+    buf[got] = '\0';
+    for (p = buf, field = 0; *p && field < 3; p++)
+        if (*p == ' ') field++;
+    running = strtol(p, NULL, 10);
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    ours = 1 + (pybuf_w.started > 0 && !PYBUF_LOAD(&pybuf_w.worker_sleeps));
+    if (running > 0 && ncpu > 0)
+        free_core = running - ours <= ncpu - 2;
+    return free_core;
+}
 static pthread_once_t pybuf_w_once = PTHREAD_ONCE_INIT;
 
 static long long pybuf_now_ns(void) {
@@ -595,13 +631,14 @@ void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t npar
     ptrdiff_t i;
     long long t0, t1, t2;
     if (nparts < 2 || nparts > INT32_MAX || !pybuf_worker_on
-            || pybuf_now_ns() < PYBUF_LOAD(&pybuf_w_backoff_until)
+            || (pybuf_worker_on == 1 && pybuf_now_ns() < PYBUF_LOAD(&pybuf_w_backoff_until))
             || pthread_mutex_trylock(&pybuf_w.owner) != 0) {
         /* one part, disabled, or another caller has the worker */
         for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
         return;
     }
-    if (!pybuf_worker_start()) {
+    if ((pybuf_worker_on == 1 && !pybuf_core_free(pybuf_now_ns()))
+            || !pybuf_worker_start()) {
         pthread_mutex_unlock(&pybuf_w.owner);
         for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
         return;

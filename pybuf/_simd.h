@@ -111,8 +111,9 @@ typedef void (*pybuf_task)(void *);
    persistent worker thread (see _simd.c); return when all are done.
    Parts must be independent; which thread runs which part varies. */
 void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts);
-/* Turn the worker off (pybuf_run_parts then runs every part on the calling
-   thread) or back on; returns the previous setting. */
+/* 0: turn the worker off (pybuf_run_parts then runs every part on the
+   calling thread); 1: use it while another core is free (the default);
+   2: use it always.  Returns the previous setting. */
 int pybuf_worker_enable(int on);
 /* Whether the worker thread exists (in this process). */
 int pybuf_worker_running(void);

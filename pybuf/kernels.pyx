@@ -240,11 +240,14 @@ def _set_parallel_threshold(nbytes):
     return old
 
 
-def _set_worker(on):
-    """Let two-thread work use the persistent worker thread (True) or run
-    both halves on the calling thread (False, which also stops the
-    worker); returns the previous setting (tests, benchmarks)."""
-    return bool(pybuf_worker_enable(1 if on else 0))
+def _set_worker(mode):
+    """How two-thread work uses the persistent worker thread: 0 not at all
+    (every part on the calling thread; stops the worker), 1 while another
+    core is free (the default), 2 always.  Returns the previous mode
+    (tests, benchmarks)."""
+    if mode not in (0, 1, 2):
+        raise ValueError(f"worker mode must be 0, 1 or 2, not {mode!r}")
+    return pybuf_worker_enable(mode)
 
 
 def _worker_running():

@@ -35,12 +35,13 @@ def path(request):
 
 @pytest.fixture
 def split_everything():
-    """Every kernel that can split, splits (threshold 0); both back after."""
+    """Every kernel that can split, splits (threshold 0), and the worker
+    takes parts however busy the machine is (mode 2); both back after."""
     old = kernels._set_parallel_threshold(0)
-    was_on = kernels._set_worker(True)
+    was = kernels._set_worker(2)
     yield
     kernels._set_parallel_threshold(old)
-    kernels._set_worker(was_on)
+    kernels._set_worker(was)
 
 
 def results(a, b):
@@ -92,10 +93,10 @@ def test_same_results_with_and_without_worker(path, split_everything, n):
     b = rng.standard_normal(n)
     with_worker = results(a, b)
     assert kernels._worker_running()
-    kernels._set_worker(False)
+    kernels._set_worker(0)
     assert not kernels._worker_running()
     without = results(a, b)
-    kernels._set_worker(True)
+    kernels._set_worker(2)
     for key, value in with_worker.items():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(value, without[key])
@@ -151,13 +152,17 @@ def test_worker_off_and_on_again(split_everything):
     a = np.arange(100000, dtype=np.float64)
     assert pybuf.sum(a) == a.sum()
     assert kernels._worker_running()
-    assert kernels._set_worker(False) is True
+    assert kernels._set_worker(0) == 2
     assert not kernels._worker_running()
     assert pybuf.sum(a) == a.sum()
     assert not kernels._worker_running()
-    assert kernels._set_worker(True) is False
+    assert kernels._set_worker(1) == 0
+    assert pybuf.sum(a) == a.sum()          # with or without the worker
+    assert kernels._set_worker(2) == 1
     assert pybuf.sum(a) == a.sum()
     assert kernels._worker_running()
+    with pytest.raises(ValueError, match="0, 1 or 2"):
+        kernels._set_worker(3)
 
 
 def run_child(code, timeout=120, **env):
@@ -188,6 +193,7 @@ FORK_CHILD = """
 
     if __name__ == "__main__":
         kernels._set_parallel_threshold(0)
+        kernels._set_worker(2)
         a = np.ones(300000)
         assert pybuf.sum(a) == 300000.0
         assert kernels._worker_running()
@@ -231,6 +237,7 @@ def test_fork_while_other_threads_run_kernels():
         import pybuf
         from pybuf import kernels
         kernels._set_parallel_threshold(0)
+        kernels._set_worker(2)
         a = np.arange(1, 200001, dtype=np.float64)
         stop = threading.Event()
         def spin():
@@ -265,12 +272,12 @@ def test_many_threads_at_once():
         import pybuf
         from pybuf import kernels
         kernels._set_parallel_threshold(0)
+        kernels._set_worker(2)
         errors = []
         def work(seed):
             rng = np.random.default_rng(seed)
             a = rng.standard_normal(100000 + seed)
             b = rng.standard_normal(100000 + seed)
-            kernels._set_worker(True)
             want = pybuf.sum(a), pybuf.dot(a, b), pybuf.max(a)
             d = np.empty_like(a)
             for _ in range(200):
@@ -304,6 +311,7 @@ def test_worker_on_each_forced_path(want):
         a = np.random.default_rng(5).standard_normal(250001)
         one = pybuf.sum(a), pybuf.min(a), pybuf.max(a), pybuf.dot(a, a)
         kernels._set_parallel_threshold(0)
+        kernels._set_worker(2)
         two = pybuf.sum(a), pybuf.min(a), pybuf.max(a), pybuf.dot(a, a)
         assert kernels._worker_running()
         assert two[1:3] == one[1:3] == (a.min(), a.max())
@@ -327,6 +335,7 @@ def test_exit_with_worker_busy_in_daemon_thread():
         import pybuf
         from pybuf import kernels
         kernels._set_parallel_threshold(0)
+        kernels._set_worker(2)
         a = np.ones(1 << 21)
         def spin():
             while True:
