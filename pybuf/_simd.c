@@ -626,18 +626,20 @@ int pybuf_worker_enable(int on) {
     return old;
 }
 
-void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts) {
+void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts,
+                     int large) {
     int posted = JOB_POSTED;
+    int careful = pybuf_worker_on == 1 && !large;
     ptrdiff_t i;
     long long t0, t1, t2;
     if (nparts < 2 || nparts > INT32_MAX || !pybuf_worker_on
-            || (pybuf_worker_on == 1 && pybuf_now_ns() < PYBUF_LOAD(&pybuf_w_backoff_until))
+            || (careful && pybuf_now_ns() < PYBUF_LOAD(&pybuf_w_backoff_until))
             || pthread_mutex_trylock(&pybuf_w.owner) != 0) {
         /* one part, disabled, or another caller has the worker */
         for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
         return;
     }
-    if ((pybuf_worker_on == 1 && !pybuf_core_free(pybuf_now_ns()))
+    if ((careful && !pybuf_core_free(pybuf_now_ns()))
             || !pybuf_worker_start()) {
         pthread_mutex_unlock(&pybuf_w.owner);
         for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
@@ -679,8 +681,10 @@ void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t npar
 }
 #else
 #define PYBUF_WORKER 0
-void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts) {
+void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts,
+                     int large) {
     ptrdiff_t i;
+    (void)large;
     for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
 }
 void pybuf_worker_stop(void) {}

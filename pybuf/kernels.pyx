@@ -89,7 +89,7 @@ cdef extern from "_simd.h":
     ctypedef void (*pybuf_task)(void *) noexcept nogil
     enum: PYBUF_PARTS
     void pybuf_run_parts(pybuf_task task, void *args, size_t argsize,
-                         Py_ssize_t nparts) nogil
+                         Py_ssize_t nparts, bint large) nogil
     int pybuf_worker_enable(int on) nogil
     bint pybuf_worker_running() nogil
     void pybuf_stream_fill(char *dst, size_t n, const char *item,
@@ -567,7 +567,7 @@ cdef void _split_contig(pybuf_task task, char *d, const char *s, Py_ssize_t n,
         t[i].d = d + lo * isz; t[i].s = s + lo * isz if s != NULL else NULL
         t[i].n = _part(n, i + 1) - lo; t[i].isz = isz; t[i].item = item
         t[i].whole = n * isz
-    pybuf_run_parts(task, t, sizeof(CopyTask), PYBUF_PARTS)
+    pybuf_run_parts(task, t, sizeof(CopyTask), PYBUF_PARTS, n * isz >= _stream_bytes)
 
 
 cdef enum:
@@ -640,7 +640,8 @@ cdef bint _split_line(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
         t[i].dside = dside; t[i].sside = sside; t[i].ss = L.s1[0]
         t[i].d = L.p0 + lo * isz; t[i].s = L.p1 + lo * L.s1[0]
         t[i].n = _part(n, i + 1) - lo
-    pybuf_run_parts(_line_task, t, sizeof(LineTask), PYBUF_PARTS)
+    pybuf_run_parts(_line_task, t, sizeof(LineTask), PYBUF_PARTS,
+                    n * isz >= _stream_bytes)
     return True
 
 
@@ -2302,7 +2303,8 @@ cdef void _split_reduce(pybuf_task task, int t, int op, const char *a,
         p[i].a = a + lo * sa; p[i].sa = sa; p[i].sb = sb
         p[i].b = b + lo * sb if b != NULL else NULL
         p[i].n = _part(n, i + 1) - lo
-    pybuf_run_parts(task, p, sizeof(ReduceTask), PYBUF_PARTS)
+    pybuf_run_parts(task, p, sizeof(ReduceTask), PYBUF_PARTS,
+                    n * _abs(sa) >= _stream_bytes)
     for i in range(PYBUF_PARTS):
         _combine(acc, &p[i].acc, op, t)
 
