@@ -394,10 +394,12 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
    2-4 MiB of data in L3; handing work to a worker that is still spinning
    costs about a microsecond.
 
-   Both threads take the next part from a shared counter until none is
-   left, so the split adapts to how fast each runs: when the other core is
-   busy (or the worker still asleep) the caller does most parts itself and
-   waits at most for the one part the worker is in.  The worker spins for
+   The caller takes parts from the front, the worker from the back, until
+   none is left, so the split adapts to how fast each runs: when the other
+   core is busy (or the worker still asleep) the caller does most parts
+   itself and waits at most for the one part the worker is in.  Jobs that
+   are not ``large`` use the worker only while a core is free (see
+   pybuf_core_free and the backoff below).  The worker spins for
    pybuf_worker_spin_ns after its last job (as OpenBLAS's workers do),
    pausing between polls, then sleeps on a condition variable.  One caller
    at a time owns the worker; a concurrent caller runs all its parts
