@@ -388,29 +388,310 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
 
 /* ---- Threads ------------------------------------------------------------- */
 
-/* Run task(a) on the calling thread and task(b) on a new one, and wait.
-   Without threads (or when one cannot be started) both run here. */
-typedef struct { pybuf_task task; void *arg; } pybuf_thunk;
-#if defined(__unix__) || defined(__APPLE__)
+/* pybuf_run_parts runs nparts tasks, task(args + i * argsize), on the
+   calling thread and one persistent worker thread, started on first use.
+   A thread started per call costs 30-60 us here, as much as the work on
+   2-4 MiB of data in L3; handing work to a worker that is still spinning
+   costs about a microsecond.
+
+   The caller takes parts from the front, the worker from the back, until
+   none is left, so the split adapts to how fast each runs: when the other
+   core is busy (or the worker still asleep) the caller does most parts
+   itself and waits at most for the one part the worker is in.  Jobs that
+   are not ``large`` use the worker only while a core is free (see
+   pybuf_core_free and the backoff below).  The worker spins for
+   pybuf_worker_spin_ns after its last job (as OpenBLAS's workers do),
+   pausing between polls, then sleeps on a condition variable.  One caller
+   at a time owns the worker; a concurrent caller runs all its parts
+   itself.  Nothing here touches Python objects or the GIL: the caller may
+   hold the GIL or not.  After fork() the child has no worker
+   (pthread_atfork resets the state; the next call starts one); at exit
+   the worker is stopped and joined. */
+#if (defined(__unix__) || defined(__APPLE__)) && (defined(__GNUC__) || defined(__clang__))
+#include <fcntl.h>
 #include <pthread.h>
-static void *pybuf_thunk_run(void *p) {
-    pybuf_thunk *t = (pybuf_thunk *)p;
-    t->task(t->arg);
-    return NULL;
+#include <sched.h>
+#include <time.h>
+#define PYBUF_WORKER 1
+
+#if PYBUF_X86
+#define pybuf_cpu_relax() _mm_pause()
+#else
+#define pybuf_cpu_relax() ((void)0)
+#endif
+#define PYBUF_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define PYBUF_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
+/* the job slot: posted by the caller, joined by the worker (TAKEN) or,
+   when the worker never came, closed by the caller (MINE); DONE once the
+   worker ran out of parts; idle again once the caller saw that */
+enum { JOB_IDLE, JOB_POSTED, JOB_TAKEN, JOB_MINE, JOB_DONE };
+
+static struct {
+    pthread_mutex_t owner;      /* held by the caller using the worker */
+    pthread_mutex_t mu;         /* with the two conditions: sleeping */
+    pthread_cond_t wake;        /* worker sleeps here */
+    pthread_cond_t done;        /* caller sleeps here */
+    pthread_t thread;
+    int started;                /* 1: running; -1: could not start */
+    int quit;
+    int job;                    /* JOB_* */
+    int worker_sleeps, caller_sleeps;
+    pybuf_task task;
+    char *args;
+    size_t argsize;
+    uint64_t left;              /* parts not taken: [low 32 bits, high 32 bits) */
+} pybuf_w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+              PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER };
+
+/* 0: off; 1: on while a core is free (pybuf_core_free) and no backoff;
+   2: always (tests) */
+static int pybuf_worker_on = 1;
+/* How long the worker and the waiting caller spin before they sleep: long
+   enough to catch the next call of a loop of calls, short enough not to
+   hold a core that other threads want for long (OpenBLAS spins ~0.1 s). */
+static long pybuf_worker_spin_ns = 50000;
+/* A worker descheduled in the middle of a part (the other core is busy
+   with other work) makes the caller wait for a time slice of the
+   scheduler, milliseconds.  After such a wait the jobs run on the caller
+   alone for a while, so that a loaded machine costs at most one slice per
+   PYBUF_BACKOFF_NS. */
+#define PYBUF_BACKOFF_NS 100000000LL
+static long long pybuf_w_backoff_until;
+
+/* Whether another core is free for the worker.  Linux counts the threads
+   that are running or ready to run (this one included) in the fourth
+   field of /proc/loadavg; when threads of other processes keep the other
+   cores busy, a second thread of ours only takes turns with them (and
+   with the caller), and the caller ends up waiting for its parts.  Read
+   at most every 20 ms, by the caller that owns the worker; unknown
+   (other systems): free. */
+static int pybuf_core_free(long long now) {
+    static long long next_check;
+    static int free_core = 1;
+    char buf[128];
+    const char *p;
+    ssize_t got;
+    long running, ours, ncpu;
+    int fd, field;
+    if (now < next_check) return free_core;
+    next_check = now + 20000000LL;
+    fd = open("/proc/loadavg", O_RDONLY);
+    if (fd < 0) return free_core;
+    got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (got <= 0) return free_core;
+    buf[got] = '\0';
+    for (p = buf, field = 0; *p && field < 3; p++)
+        if (*p == ' ') field++;
+    running = strtol(p, NULL, 10);
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    ours = 1 + (pybuf_w.started > 0 && !PYBUF_LOAD(&pybuf_w.worker_sleeps));
+    if (running > 0 && ncpu > 0)
+        free_core = running - ours <= ncpu - 2;
+    return free_core;
 }
-void pybuf_run2(pybuf_task task, void *a, void *b) {
-    pthread_t th;
-    pybuf_thunk t;
-    t.task = task; t.arg = b;
-    if (pthread_create(&th, NULL, pybuf_thunk_run, &t) != 0) {
-        task(a); task(b);
+static pthread_once_t pybuf_w_once = PTHREAD_ONCE_INIT;
+
+static long long pybuf_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Spin while *p == v (want 0) or until *p == v (want 1), at most
+   pybuf_worker_spin_ns; whether the wait ended. */
+static int pybuf_spin(int *p, int v, int want) {
+    long long t_end = 0;
+    unsigned i;
+    for (i = 1;; i++) {
+        if ((PYBUF_LOAD(p) == v) == want) return 1;
+        pybuf_cpu_relax();
+        if ((i & 63) == 0) {
+            long long t = pybuf_now_ns();
+            if (t_end == 0) t_end = t + pybuf_worker_spin_ns;
+            else if (t >= t_end) return 0;
+        }
+    }
+}
+
+/* Run parts of the posted job until none is left: the caller takes them
+   from the front, the worker from the back, so that each thread tends to
+   get the same parts call after call (data that fits in the two L2 caches
+   then stays there). */
+static void pybuf_take_parts(int from_back) {
+    uint64_t old = PYBUF_LOAD(&pybuf_w.left), new;
+    uint32_t lo, hi, i;
+    for (;;) {
+        lo = (uint32_t)old;
+        hi = (uint32_t)(old >> 32);
+        if (lo >= hi) return;
+        i = from_back ? hi - 1 : lo;
+        new = from_back ? ((uint64_t)(hi - 1) << 32) | lo
+                        : ((uint64_t)hi << 32) | (lo + 1);
+        if (__atomic_compare_exchange_n(&pybuf_w.left, &old, new, 0,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            pybuf_w.task(pybuf_w.args + (size_t)i * pybuf_w.argsize);
+            old = PYBUF_LOAD(&pybuf_w.left);
+        }
+    }
+}
+
+static void *pybuf_worker_main(void *unused) {
+    (void)unused;
+    for (;;) {
+        if (!pybuf_spin(&pybuf_w.job, JOB_POSTED, 1) && !PYBUF_LOAD(&pybuf_w.quit)) {
+            pthread_mutex_lock(&pybuf_w.mu);
+            PYBUF_STORE(&pybuf_w.worker_sleeps, 1);
+            while (PYBUF_LOAD(&pybuf_w.job) != JOB_POSTED && !PYBUF_LOAD(&pybuf_w.quit))
+                pthread_cond_wait(&pybuf_w.wake, &pybuf_w.mu);
+            PYBUF_STORE(&pybuf_w.worker_sleeps, 0);
+            pthread_mutex_unlock(&pybuf_w.mu);
+        }
+        if (PYBUF_LOAD(&pybuf_w.quit)) return NULL;
+        {
+            /* fails when the caller took the task back (JOB_MINE) */
+            int posted = JOB_POSTED;
+            if (__atomic_compare_exchange_n(&pybuf_w.job, &posted, JOB_TAKEN, 0,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+                pybuf_take_parts(1);
+                PYBUF_STORE(&pybuf_w.job, JOB_DONE);
+                if (PYBUF_LOAD(&pybuf_w.caller_sleeps)) {
+                    pthread_mutex_lock(&pybuf_w.mu);
+                    pthread_cond_signal(&pybuf_w.done);
+                    pthread_mutex_unlock(&pybuf_w.mu);
+                }
+            }
+        }
+    }
+}
+
+/* In a child after fork(): no worker thread, and the locks may have been
+   held by threads that do not exist here. */
+static void pybuf_worker_atfork_child(void) {
+    pthread_mutex_init(&pybuf_w.owner, NULL);
+    pthread_mutex_init(&pybuf_w.mu, NULL);
+    pthread_cond_init(&pybuf_w.wake, NULL);
+    pthread_cond_init(&pybuf_w.done, NULL);
+    pybuf_w.started = 0;
+    pybuf_w.quit = 0;
+    pybuf_w.job = JOB_IDLE;
+    pybuf_w.worker_sleeps = pybuf_w.caller_sleeps = 0;
+}
+
+static void pybuf_worker_atexit(void) { pybuf_worker_stop(); }
+
+static void pybuf_worker_register(void) {
+    pthread_atfork(NULL, NULL, pybuf_worker_atfork_child);
+    atexit(pybuf_worker_atexit);
+}
+
+/* Called with owner held. */
+static int pybuf_worker_start(void) {
+    pthread_attr_t attr;
+    int rc;
+    if (pybuf_w.started) return pybuf_w.started > 0;
+    pthread_once(&pybuf_w_once, pybuf_worker_register);
+    pybuf_w.quit = 0;
+    pybuf_w.job = JOB_IDLE;
+    pthread_attr_init(&attr);
+    /* the tasks use little stack: a few KiB of staging blocks */
+    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
+    rc = pthread_create(&pybuf_w.thread, &attr, pybuf_worker_main, NULL);
+    pthread_attr_destroy(&attr);
+    pybuf_w.started = rc == 0 ? 1 : -1;
+    return rc == 0;
+}
+
+void pybuf_worker_stop(void) {
+    if (pthread_mutex_trylock(&pybuf_w.owner) != 0) return;  /* in use */
+    if (pybuf_w.started > 0) {
+        pthread_mutex_lock(&pybuf_w.mu);
+        PYBUF_STORE(&pybuf_w.quit, 1);
+        pthread_cond_signal(&pybuf_w.wake);
+        pthread_mutex_unlock(&pybuf_w.mu);
+        pthread_join(pybuf_w.thread, NULL);
+    }
+    pybuf_w.started = 0;
+    pybuf_w.quit = 0;
+    pthread_mutex_unlock(&pybuf_w.owner);
+}
+
+int pybuf_worker_running(void) {
+    return PYBUF_LOAD(&pybuf_w.started) > 0;
+}
+
+int pybuf_worker_enable(int on) {
+    int old = pybuf_worker_on;
+    pybuf_worker_on = on;
+    if (!on) pybuf_worker_stop();
+    return old;
+}
+
+void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts,
+                     int large) {
+    int posted = JOB_POSTED;
+    int careful = pybuf_worker_on == 1 && !large;
+    ptrdiff_t i;
+    long long t0, t1, t2;
+    if (nparts < 2 || nparts > INT32_MAX || !pybuf_worker_on
+            || (careful && pybuf_now_ns() < PYBUF_LOAD(&pybuf_w_backoff_until))
+            || pthread_mutex_trylock(&pybuf_w.owner) != 0) {
+        /* one part, disabled, or another caller has the worker */
+        for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
         return;
     }
-    task(a);
-    pthread_join(th, NULL);
+    if ((careful && !pybuf_core_free(pybuf_now_ns()))
+            || !pybuf_worker_start()) {
+        pthread_mutex_unlock(&pybuf_w.owner);
+        for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
+        return;
+    }
+    pybuf_w.task = task;
+    pybuf_w.args = (char *)args;
+    pybuf_w.argsize = argsize;
+    PYBUF_STORE(&pybuf_w.left, (uint64_t)(uint32_t)nparts << 32);
+    PYBUF_STORE(&pybuf_w.job, JOB_POSTED);
+    if (PYBUF_LOAD(&pybuf_w.worker_sleeps)) {
+        pthread_mutex_lock(&pybuf_w.mu);
+        pthread_cond_signal(&pybuf_w.wake);
+        pthread_mutex_unlock(&pybuf_w.mu);
+    }
+    t0 = pybuf_now_ns();
+    pybuf_take_parts(0);
+    /* Every part is taken.  Either the worker never joined (close the
+       job so that it will not), or wait for the part it is in. */
+    if (!__atomic_compare_exchange_n(&pybuf_w.job, &posted, JOB_MINE, 0,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        t1 = pybuf_now_ns();
+        if (!pybuf_spin(&pybuf_w.job, JOB_TAKEN, 0)) {
+            pthread_mutex_lock(&pybuf_w.mu);
+            PYBUF_STORE(&pybuf_w.caller_sleeps, 1);
+            while (PYBUF_LOAD(&pybuf_w.job) == JOB_TAKEN)
+                pthread_cond_wait(&pybuf_w.done, &pybuf_w.mu);
+            PYBUF_STORE(&pybuf_w.caller_sleeps, 0);
+            pthread_mutex_unlock(&pybuf_w.mu);
+        }
+        /* A part takes at most about what the caller spent on all of its
+           own; much longer means the worker was descheduled. */
+        t2 = pybuf_now_ns();
+        if (t2 - t1 > 2 * (t1 - t0) + 20000)
+            PYBUF_STORE(&pybuf_w_backoff_until, t2 + PYBUF_BACKOFF_NS);
+    }
+    PYBUF_STORE(&pybuf_w.job, JOB_IDLE);
+    pthread_mutex_unlock(&pybuf_w.owner);
 }
 #else
-void pybuf_run2(pybuf_task task, void *a, void *b) { task(a); task(b); }
+#define PYBUF_WORKER 0
+void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts,
+                     int large) {
+    ptrdiff_t i;
+    (void)large;
+    for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
+}
+void pybuf_worker_stop(void) {}
+int pybuf_worker_running(void) { return 0; }
+int pybuf_worker_enable(int on) { (void)on; return 0; }
 #endif
 
 int pybuf_little_endian(void) {

@@ -104,7 +104,26 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize);
 
 /* ---- Threads and platform ------------------------------------------------ */
 typedef void (*pybuf_task)(void *);
-void pybuf_run2(pybuf_task task, void *a, void *b);
+/* Parts a two-thread job is cut into: enough that the thread which runs
+   faster (the other core may be busy) takes more of them. */
+#define PYBUF_PARTS 8
+/* Run task(args + i * argsize) for i < nparts, on this thread and the
+   persistent worker thread (see _simd.c); return when all are done.
+   Parts must be independent; which thread runs which part varies.
+   ``large``: the job takes milliseconds (data beyond the caches), so the
+   worker is worth using even when other processes keep the cores busy
+   (it gets its share of a core); smaller jobs use it only while a core is
+   free. */
+void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts,
+                     int large);
+/* 0: turn the worker off (pybuf_run_parts then runs every part on the
+   calling thread); 1: use it while another core is free (the default);
+   2: use it always.  Returns the previous setting. */
+int pybuf_worker_enable(int on);
+/* Whether the worker thread exists (in this process). */
+int pybuf_worker_running(void);
+/* Stop and join the worker, unless a call is using it (also at exit). */
+void pybuf_worker_stop(void);
 int pybuf_little_endian(void);
 
 #endif /* PYBUF_SIMD_H */

@@ -32,10 +32,11 @@ count on (an eighth of it, at least twice the L2; read from sysconf or
 /sys, see ``_cache_info``) are written with non-temporal (streaming)
 stores, produced block by block in L1 when the items are gathered,
 converted or swapped on the way, and reductions of that size prefetch with
-the non-temporal hint; contiguous work of that size and at least 16 MiB
-(fills excepted) is split between two threads.  Smaller data may be in
-cache: ordinary loads and stores, one thread.  ``_set_stream_threshold``
-and ``_set_parallel_threshold`` tune both sizes (benchmarks, tests).
+the non-temporal hint.  Smaller data may be in cache: ordinary loads and
+stores.  One-dimensional work larger than a core's L2 is shared with a
+persistent worker thread (``_parallel_bytes``).  ``_set_stream_threshold``
+and ``_set_parallel_threshold`` tune both sizes, ``_set_worker`` turns the
+worker off (benchmarks, tests).
 
 SIMD paths
 ----------
@@ -89,7 +90,11 @@ cdef extern from "_simd.h":
     void pybuf_sfence() nogil
     void pybuf_prefetch(const void *p) nogil
     ctypedef void (*pybuf_task)(void *) noexcept nogil
-    void pybuf_run2(pybuf_task task, void *a, void *b) nogil
+    enum: PYBUF_PARTS
+    void pybuf_run_parts(pybuf_task task, void *args, size_t argsize,
+                         Py_ssize_t nparts, bint large) nogil
+    int pybuf_worker_enable(int on) nogil
+    bint pybuf_worker_running() nogil
     void pybuf_stream_fill(char *dst, size_t n, const char *item,
                            size_t itemsize) nogil
     bint pybuf_little_endian() nogil
@@ -217,16 +222,15 @@ def _cache_info():
 _init_simd()
 
 
-# Work on at least this many bytes (of the main operand) is split between
-# two threads: contiguous copies, conversions, byteswaps, reductions and dot
-# products (not fills: their streaming stores already saturate the writes).  One
-# core of the reference machine reads 15-20 GB/s; two reach 19-25 GB/s
-# when the other core is idle.  Starting a thread costs ~30 us: 16 MiB
-# (about 1 ms of work) makes that noise.  Data that may still be in cache
-# (below _stream_bytes) stays on one core: from L2/L3 one core is fast, and
-# the second one is often busy.
-cdef Py_ssize_t _parallel_bytes = _stream_bytes if _stream_bytes > (16 << 20) \
-    else (16 << 20)
+# Work on at least this many bytes (of the main operand) is cut into parts
+# that the calling thread and a persistent worker thread share (pybuf_run_parts
+# in _simd.c): contiguous copies, fills, conversions, strided copies,
+# byteswaps, reductions and dot products.  Handing parts to the worker costs
+# about a microsecond while it spins (milliseconds after it slept: the caller
+# then does most parts itself), so two cores pay as soon as the data no
+# longer fits one core's L2: from L3 two cores read nearly twice as fast as
+# one, and from memory faster too.  Unknown L2: 1 MiB.
+cdef Py_ssize_t _parallel_bytes = <Py_ssize_t>pybuf_cache_size(2) or (1 << 20)
 
 
 def _set_parallel_threshold(nbytes):
@@ -237,6 +241,21 @@ def _set_parallel_threshold(nbytes):
     old = _parallel_bytes
     _parallel_bytes = nbytes
     return old
+
+
+def _set_worker(mode):
+    """How two-thread work uses the persistent worker thread: 0 not at all
+    (every part on the calling thread; stops the worker), 1 while another
+    core is free (the default), 2 always.  Returns the previous mode
+    (tests, benchmarks)."""
+    if mode not in (0, 1, 2):
+        raise ValueError(f"worker mode must be 0, 1 or 2, not {mode!r}")
+    return pybuf_worker_enable(mode)
+
+
+def _worker_running():
+    """Whether this process has started the worker thread."""
+    return pybuf_worker_running()
 
 
 def _set_stream_threshold(nbytes):
@@ -544,6 +563,7 @@ cdef struct CopyTask:
     Py_ssize_t n
     Py_ssize_t isz
     const char *item      # fill: the item (s unused)
+    Py_ssize_t whole      # bytes of the whole job
 
 
 cdef void _copy_task(void *arg) noexcept nogil:
@@ -551,15 +571,24 @@ cdef void _copy_task(void *arg) noexcept nogil:
     _copy_bytes(t.d, t.s, t.n * t.isz)
 
 
+cdef inline Py_ssize_t _part(Py_ssize_t n, int i) noexcept nogil:
+    """Where part i of n items starts when cut into PYBUF_PARTS (a multiple
+    of 8 items, so that two parts rarely share a cache line)."""
+    return n if i == PYBUF_PARTS else (n // PYBUF_PARTS * i) & ~(<Py_ssize_t>7)
+
+
 cdef void _split_contig(pybuf_task task, char *d, const char *s, Py_ssize_t n,
                         Py_ssize_t isz, const char *item) noexcept nogil:
-    """Run a contiguous copy/fill of n items as two halves on two threads."""
-    cdef CopyTask t0, t1
-    cdef Py_ssize_t h = n // 2
-    t0.d = d; t0.s = s; t0.n = h; t0.isz = isz; t0.item = item
-    t1.d = d + h * isz; t1.s = s + h * isz if s != NULL else NULL
-    t1.n = n - h; t1.isz = isz; t1.item = item
-    pybuf_run2(task, &t0, &t1)
+    """Run a contiguous copy/fill of n items in parts on two threads."""
+    cdef CopyTask t[PYBUF_PARTS]
+    cdef Py_ssize_t lo
+    cdef int i
+    for i in range(PYBUF_PARTS):
+        lo = _part(n, i)
+        t[i].d = d + lo * isz; t[i].s = s + lo * isz if s != NULL else NULL
+        t[i].n = _part(n, i + 1) - lo; t[i].isz = isz; t[i].item = item
+        t[i].whole = n * isz
+    pybuf_run_parts(task, t, sizeof(CopyTask), PYBUF_PARTS, n * isz >= _stream_bytes)
 
 
 cdef enum:
@@ -600,12 +629,41 @@ cdef struct LineTask:
     Py_ssize_t unit
     Side *dside
     Side *sside
+    bint stream            # through _stream_line
 
 
 cdef void _line_task(void *arg) noexcept nogil:
     cdef LineTask *t = <LineTask *>arg
-    _stream_line(t.kind, t.d, t.s, t.ss, t.n, t.isz, t.unit, t.dside, t.sside)
-    pybuf_sfence()                         # each thread fences its own stores
+    if t.stream:
+        _stream_line(t.kind, t.d, t.s, t.ss, t.n, t.isz, t.unit, t.dside, t.sside)
+        pybuf_sfence()                     # each thread fences its own stores
+    elif t.kind == LINE_COPY:
+        _copy_line(t.d, t.isz, t.s, t.ss, t.n, t.isz)
+    elif t.kind == LINE_BSWAP:
+        _bswap_line(t.d, t.isz, t.s, t.ss, t.n, t.isz, t.unit)
+    else:
+        _convert_line(t.d, t.isz, t.dside, t.s, t.ss, t.sside, t.n)
+
+
+cdef bint _split_line(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
+                      Side *dside, Side *sside, bint stream) noexcept nogil:
+    """Do a loop that is one long line with a contiguous destination in
+    parts on two threads (with streaming stores when ``stream``); False,
+    doing nothing, for other loops and lines below _parallel_bytes."""
+    cdef LineTask t[PYBUF_PARTS]
+    cdef Py_ssize_t n = L.shape[0], lo
+    cdef int i
+    if L.ndim != 1 or L.s0[0] != isz or n * isz < _parallel_bytes:
+        return False
+    for i in range(PYBUF_PARTS):
+        lo = _part(n, i)
+        t[i].kind = kind; t[i].isz = isz; t[i].unit = unit; t[i].stream = stream
+        t[i].dside = dside; t[i].sside = sside; t[i].ss = L.s1[0]
+        t[i].d = L.p0 + lo * isz; t[i].s = L.p1 + lo * L.s1[0]
+        t[i].n = _part(n, i + 1) - lo
+    pybuf_run_parts(_line_task, t, sizeof(LineTask), PYBUF_PARTS,
+                    n * isz >= _stream_bytes)
+    return True
 
 
 cdef void _stream_lines_loop(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
@@ -614,20 +672,9 @@ cdef void _stream_lines_loop(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
     _stream_line; one long line is split between two threads."""
     cdef Py_ssize_t idx[MAX_NDIM]
     cdef int last = L.ndim - 1
-    cdef LineTask t0, t1
-    cdef Py_ssize_t n = L.shape[last], h
+    cdef Py_ssize_t n = L.shape[last]
     memset(idx, 0, sizeof(idx))
-    if L.ndim == 1 and n * isz >= _parallel_bytes:
-        h = n // 2
-        t0.kind = t1.kind = kind
-        t0.isz = t1.isz = isz
-        t0.unit = t1.unit = unit
-        t0.dside = t1.dside = dside
-        t0.sside = t1.sside = sside
-        t0.ss = t1.ss = L.s1[0]
-        t0.d = L.p0; t0.s = L.p1; t0.n = h
-        t1.d = L.p0 + h * isz; t1.s = L.p1 + h * L.s1[0]; t1.n = n - h
-        pybuf_run2(_line_task, &t0, &t1)
+    if _split_line(kind, L, isz, unit, dside, sside, True):
         return
     while True:
         _stream_line(kind, L.p0, L.p1, L.s1[last], n, isz, unit, dside, sside)
@@ -787,6 +834,8 @@ cdef void _copy_loop(Loop *L, Py_ssize_t isz) noexcept nogil:
             and L.s1[last] != isz and isz <= STAGE_BYTES:
         _stream_lines_loop(LINE_COPY, L, isz, isz, NULL, NULL)
         return
+    if isz <= STAGE_BYTES and _split_line(LINE_COPY, L, isz, isz, NULL, NULL, False):
+        return
     while True:
         _copy_line(L.p0, L.s0[last], L.p1, L.s1[last], L.shape[last], isz)
         if not _advance(L, last, idx):
@@ -794,12 +843,14 @@ cdef void _copy_loop(Loop *L, Py_ssize_t isz) noexcept nogil:
 
 
 cdef void _fill_contig(char *d, Py_ssize_t nbytes, const char *item,
-                       Py_ssize_t isz) noexcept nogil:
+                       Py_ssize_t isz, Py_ssize_t whole) noexcept nogil:
+    """Fill nbytes, part of a fill of ``whole`` bytes (which decides on
+    streaming stores)."""
     cdef Py_ssize_t i, done
     cdef bint same = True
     for i in range(1, isz):
         same = same and item[i] == item[0]
-    if nbytes >= _stream_bytes and 16 % isz == 0:
+    if whole >= _stream_bytes and 16 % isz == 0:
         pybuf_stream_fill(d, <size_t>nbytes, item, <size_t>isz)
     elif same:
         memset(d, item[0], <size_t>nbytes)
@@ -815,6 +866,11 @@ cdef void _fill_contig(char *d, Py_ssize_t nbytes, const char *item,
             done += i
 
 
+cdef void _fill_task(void *arg) noexcept nogil:
+    cdef CopyTask *t = <CopyTask *>arg
+    _fill_contig(t.d, t.n * t.isz, t.item, t.isz, t.whole)
+
+
 cdef void _fill_loop(Loop *L, const char *item, Py_ssize_t isz) noexcept nogil:
     cdef Py_ssize_t idx[MAX_NDIM]
     cdef int last = L.ndim - 1
@@ -824,9 +880,13 @@ cdef void _fill_loop(Loop *L, const char *item, Py_ssize_t isz) noexcept nogil:
     memset(idx, 0, sizeof(idx))
     n = L.shape[last]
     s = L.s0[last]
+    if L.ndim == 1 and s == isz and _parallel_bytes <= n * isz < _stream_bytes:
+        # (streaming stores from one core already saturate the writes)
+        _split_contig(_fill_task, L.p0, NULL, n, isz, item)
+        return
     while True:
         if s == isz:
-            _fill_contig(L.p0, n * isz, item, isz)
+            _fill_contig(L.p0, n * isz, item, isz, n * isz)
         else:
             for i in range(n):
                 memcpy(L.p0 + i * s, item, <size_t>isz)
@@ -1990,7 +2050,7 @@ cdef int _copy_operands(Operand *d, Operand *s, Py_buffer *dv,
         _ts = _unlock(big)
         if _loop_items(&L) * ds.size >= _stream_bytes and L.s0[last] == ds.size:
             _stream_lines_loop(LINE_CONVERT, &L, ds.size, ds.size, &ds, &ss)
-        else:
+        elif not _split_line(LINE_CONVERT, &L, ds.size, ds.size, &ds, &ss, False):
             while True:
                 _convert_line(L.p0, L.s0[last], &ds, L.p1, L.s1[last], &ss,
                               L.shape[last])
@@ -2369,19 +2429,23 @@ cdef void _combine(Reduction *into, Reduction *part, int op, int t) noexcept nog
 cdef void _split_reduce(pybuf_task task, int t, int op, const char *a,
                         Py_ssize_t sa, const char *b, Py_ssize_t sb,
                         Py_ssize_t n, Reduction *acc) noexcept nogil:
-    """Reduce (or dot) a line as two halves on two threads."""
-    cdef ReduceTask t0, t1
-    cdef Py_ssize_t h = n // 2
-    memset(&t0, 0, sizeof(t0))
-    memset(&t1, 0, sizeof(t1))
-    t0.type = t1.type = t
-    t0.op = t1.op = op
-    t0.a = a; t0.sa = sa; t0.b = b; t0.sb = sb; t0.n = h
-    t1.a = a + h * sa; t1.sa = sa; t1.sb = sb; t1.n = n - h
-    t1.b = b + h * sb if b != NULL else NULL
-    pybuf_run2(task, &t0, &t1)
-    _combine(acc, &t0.acc, op, t)
-    _combine(acc, &t1.acc, op, t)
+    """Reduce (or dot) a line in parts on two threads; the partial results
+    are folded in order, so the result does not depend on which thread
+    ran which part."""
+    cdef ReduceTask p[PYBUF_PARTS]
+    cdef Py_ssize_t lo
+    cdef int i
+    memset(p, 0, sizeof(p))
+    for i in range(PYBUF_PARTS):
+        lo = _part(n, i)
+        p[i].type = t; p[i].op = op
+        p[i].a = a + lo * sa; p[i].sa = sa; p[i].sb = sb
+        p[i].b = b + lo * sb if b != NULL else NULL
+        p[i].n = _part(n, i + 1) - lo
+    pybuf_run_parts(task, p, sizeof(ReduceTask), PYBUF_PARTS,
+                    n * _abs(sa) >= _stream_bytes)
+    for i in range(PYBUF_PARTS):
+        _combine(acc, &p[i].acc, op, t)
 
 
 cdef int _reduce_operand(Operand *x, int op, Reduction *acc) except -1:
