@@ -563,6 +563,14 @@ cdef class _Layout:
     cdef Py_ssize_t suboffsets[MAX_NDIM]
 
 
+# no_gc_clear: Cython's generated tp_clear would drop ``_src.obj`` without
+# PyBuffer_Release when the garbage collector breaks a cycle through a view,
+# so the exporter never saw its export come back (a pybuf parent kept
+# ``exports == 1`` for good, a bytearray stayed unresizable).  Without it,
+# a view in a cycle is freed by its own dealloc, which releases properly;
+# the cycle is broken through its other members (a view never references
+# whoever references it).
+@cython.no_gc_clear
 @cython.freelist(16)
 cdef class Buffer:
     """Buffer(shape, format="B", *, order="C", align=64)

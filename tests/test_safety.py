@@ -476,3 +476,26 @@ def test_integer_dot_wraps_as_numpy():
     b = np.array([4, 4, -1], dtype=np.int64)
     with np.errstate(over="ignore"):
         assert pybuf.dot(a, b) == int(np.dot(a, b))
+
+
+def test_garbage_collected_views_give_their_exports_back():
+    # A view reachable only from a reference cycle is freed by the garbage
+    # collector; the exporter must still see PyBuffer_Release (its export
+    # count back to 0, a bytearray resizable again), whatever order the
+    # collector clears the cycle in.
+    import gc
+    b = pybuf.zeros(64)
+    data = bytearray(64)
+
+    class Holder:
+        pass
+    for i in range(200):
+        h = Holder()
+        h.h = h
+        h.view = b[i % 8:]
+        h.foreign = pybuf.asbuffer(data)[i % 8:]
+        del h
+    gc.collect()
+    assert b.exports == 0
+    data.extend(b"x")               # no export left on the bytearray
+    b.release()
