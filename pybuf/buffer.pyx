@@ -32,10 +32,18 @@ import os as _os
 from pickle import PickleBuffer
 
 from pybuf import formats as _formats
-# The kernels' entry points over any exporter (== and assignment from an
-# exporter use them).  pybuf.kernels is below this module: it is imported
-# already, for the C kernels cimported above.
-from pybuf.kernels import copyto as _copy_converting, equal as _equal_by_value
+# The kernels' entry points over any exporter, pybuf.copyto and pybuf.equal:
+# assignment from an exporter and == convert and compare numbers with them.
+# They live in pybuf._ops, above this module (they make Buffers), which
+# binds them here once, at its import (pybuf/__init__ imports it).
+cdef object _copy_converting = None
+cdef object _equal_by_value = None
+
+
+def _bind_ops(copyto, equal):
+    global _copy_converting, _equal_by_value
+    _copy_converting = copyto
+    _equal_by_value = equal
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
