@@ -855,59 +855,6 @@ cdef void _cast_typed(const src_t *s, Py_ssize_t ss, real_t *d, Py_ssize_t ds,
             (<real_t *>(dp + i * ds))[0] = <real_t>(<const src_t *>(sp + i * ss))[0]
 
 
-cdef void _cast_from(const src_t *s, Py_ssize_t ss, int dt, char *d,
-                     Py_ssize_t ds, Py_ssize_t n) noexcept nogil:
-    if dt == TYPE_FLOAT64:
-        _cast_typed(s, ss, <float64_t *>d, ds, n)
-    elif dt == TYPE_FLOAT32:
-        _cast_typed(s, ss, <float32_t *>d, ds, n)
-    elif dt == TYPE_INT64:
-        _cast_typed(s, ss, <int64_t *>d, ds, n)
-    elif dt == TYPE_UINT64:
-        _cast_typed(s, ss, <uint64_t *>d, ds, n)
-    elif dt == TYPE_INT32:
-        _cast_typed(s, ss, <int32_t *>d, ds, n)
-    elif dt == TYPE_UINT32:
-        _cast_typed(s, ss, <uint32_t *>d, ds, n)
-    elif dt == TYPE_INT16:
-        _cast_typed(s, ss, <int16_t *>d, ds, n)
-    elif dt == TYPE_UINT16:
-        _cast_typed(s, ss, <uint16_t *>d, ds, n)
-    elif dt == TYPE_INT8:
-        _cast_typed(s, ss, <int8_t *>d, ds, n)
-    elif dt == TYPE_UINT8:
-        _cast_typed(s, ss, <uint8_t *>d, ds, n)
-    elif dt == TYPE_BOOL:
-        _cast_typed(s, ss, <bool_t *>d, ds, n)
-
-
-cdef void _cast_line(int st, const char *s, Py_ssize_t ss, int dt, char *d,
-                     Py_ssize_t ds, Py_ssize_t n) noexcept nogil:
-    """Convert a line of n real items (native, aligned)."""
-    if st == TYPE_FLOAT64:
-        _cast_from(<const float64_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_FLOAT32:
-        _cast_from(<const float32_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_INT64:
-        _cast_from(<const int64_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_UINT64:
-        _cast_from(<const uint64_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_INT32:
-        _cast_from(<const int32_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_UINT32:
-        _cast_from(<const uint32_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_INT16:
-        _cast_from(<const int16_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_UINT16:
-        _cast_from(<const uint16_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_INT8:
-        _cast_from(<const int8_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_UINT8:
-        _cast_from(<const uint8_t *>s, ss, dt, d, ds, n)
-    elif st == TYPE_BOOL:
-        _cast_from(<const bool_t *>s, ss, dt, d, ds, n)
-
-
 cdef void _sum_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n,
                      Reduction *acc) noexcept nogil:
     """acc += sum(p[i]); floats in float64 with eight partial sums (they
@@ -1073,32 +1020,6 @@ cdef void _reduce_typed(const real_t *p, Py_ssize_t s, Py_ssize_t n, int op,
         _minmax_typed(p, s, n, op == REDUCE_MAX, acc)
 
 
-cdef void _reduce_line(int t, const char *p, Py_ssize_t s, Py_ssize_t n,
-                       int op, Reduction *acc) noexcept nogil:
-    if t == TYPE_FLOAT64:
-        _reduce_typed(<const float64_t *>p, s, n, op, acc)
-    elif t == TYPE_FLOAT32:
-        _reduce_typed(<const float32_t *>p, s, n, op, acc)
-    elif t == TYPE_INT64:
-        _reduce_typed(<const int64_t *>p, s, n, op, acc)
-    elif t == TYPE_UINT64:
-        _reduce_typed(<const uint64_t *>p, s, n, op, acc)
-    elif t == TYPE_INT32:
-        _reduce_typed(<const int32_t *>p, s, n, op, acc)
-    elif t == TYPE_UINT32:
-        _reduce_typed(<const uint32_t *>p, s, n, op, acc)
-    elif t == TYPE_INT16:
-        _reduce_typed(<const int16_t *>p, s, n, op, acc)
-    elif t == TYPE_UINT16:
-        _reduce_typed(<const uint16_t *>p, s, n, op, acc)
-    elif t == TYPE_INT8:
-        _reduce_typed(<const int8_t *>p, s, n, op, acc)
-    elif t == TYPE_UINT8:
-        _reduce_typed(<const uint8_t *>p, s, n, op, acc)
-    elif t == TYPE_BOOL:
-        _reduce_bool(<const uint8_t *>p, s, n, op, acc)
-
-
 cdef void _reduce_bool(const uint8_t *p, Py_ssize_t s, Py_ssize_t n, int op,
                        Reduction *acc) noexcept nogil:
     """Bools as numpy reads them: any nonzero byte is True.  Sums count
@@ -1146,28 +1067,6 @@ cdef bint _equal_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
         if (<const real_t *>(ap + i * sa))[0] != (<const real_t *>(bp + i * sb))[0]:
             return False
     return True
-
-
-cdef bint _equal_line(int t, const char *a, Py_ssize_t sa, const char *b,
-                      Py_ssize_t sb, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    if t == TYPE_FLOAT64:
-        return _equal_typed(<const float64_t *>a, sa, <const float64_t *>b, sb, n)
-    elif t == TYPE_FLOAT32:
-        return _equal_typed(<const float32_t *>a, sa, <const float32_t *>b, sb, n)
-    elif t == TYPE_INT64 or t == TYPE_UINT64:
-        return _equal_typed(<const uint64_t *>a, sa, <const uint64_t *>b, sb, n)
-    elif t == TYPE_INT32 or t == TYPE_UINT32:
-        return _equal_typed(<const uint32_t *>a, sa, <const uint32_t *>b, sb, n)
-    elif t == TYPE_INT16 or t == TYPE_UINT16:
-        return _equal_typed(<const uint16_t *>a, sa, <const uint16_t *>b, sb, n)
-    elif t == TYPE_BOOL:
-        for i in range(n):
-            if ((<const uint8_t *>a)[i * sa] != 0) != ((<const uint8_t *>b)[i * sb] != 0):
-                return False
-        return True
-    else:
-        return _equal_typed(<const uint8_t *>a, sa, <const uint8_t *>b, sb, n)
 
 
 cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
@@ -1220,33 +1119,119 @@ cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
     acc.count += n
 
 
-cdef void _dot_line(int t, const char *a, Py_ssize_t sa, const char *b,
+# --------------------------------------------------------------------------
+# Type dispatch: one line kernel per item type (TYPE_BOOL .. TYPE_FLOAT64),
+# looked up in tables that are filled once, at import, with the fused
+# specialisations above (a conversion: one per pair of types).  The typed
+# kernels take ``const real_t *``; the tables hold them as taking
+# ``const char *``, which has the same representation.
+
+ctypedef void (*cast_fn)(const char *s, Py_ssize_t ss, char *d, Py_ssize_t ds,
+                         Py_ssize_t n) noexcept nogil
+ctypedef void (*reduce_fn)(const char *p, Py_ssize_t s, Py_ssize_t n, int op,
+                           Reduction *acc) noexcept nogil
+ctypedef bint (*equal_fn)(const char *a, Py_ssize_t sa, const char *b,
+                          Py_ssize_t sb, Py_ssize_t n) noexcept nogil
+ctypedef void (*dot_fn)(const char *a, Py_ssize_t sa, const char *b,
+                        Py_ssize_t sb, Py_ssize_t n, Reduction *acc) noexcept nogil
+
+cdef cast_fn _CAST[NUM_TYPES][NUM_TYPES]
+cdef reduce_fn _REDUCE[NUM_TYPES]
+cdef equal_fn _EQUAL[NUM_TYPES]
+cdef dot_fn _DOT[NUM_TYPES]
+
+
+cdef bint _equal_bool(const char *a, Py_ssize_t sa, const char *b,
+                      Py_ssize_t sb, Py_ssize_t n) noexcept nogil:
+    """Bools as numpy reads them: any nonzero byte is True."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if ((<const uint8_t *>a)[i * sa] != 0) != ((<const uint8_t *>b)[i * sb] != 0):
+            return False
+    return True
+
+
+cdef void _dot_bool(const char *a, Py_ssize_t sa, const char *b,
                     Py_ssize_t sb, Py_ssize_t n, Reduction *acc) noexcept nogil:
     cdef Py_ssize_t i
-    if t == TYPE_FLOAT64:
-        _dot_typed(<const float64_t *>a, sa, <const float64_t *>b, sb, n, acc)
-    elif t == TYPE_FLOAT32:
-        _dot_typed(<const float32_t *>a, sa, <const float32_t *>b, sb, n, acc)
-    elif t == TYPE_INT64:
-        _dot_typed(<const int64_t *>a, sa, <const int64_t *>b, sb, n, acc)
-    elif t == TYPE_UINT64:
-        _dot_typed(<const uint64_t *>a, sa, <const uint64_t *>b, sb, n, acc)
-    elif t == TYPE_INT32:
-        _dot_typed(<const int32_t *>a, sa, <const int32_t *>b, sb, n, acc)
-    elif t == TYPE_UINT32:
-        _dot_typed(<const uint32_t *>a, sa, <const uint32_t *>b, sb, n, acc)
-    elif t == TYPE_INT16:
-        _dot_typed(<const int16_t *>a, sa, <const int16_t *>b, sb, n, acc)
-    elif t == TYPE_UINT16:
-        _dot_typed(<const uint16_t *>a, sa, <const uint16_t *>b, sb, n, acc)
-    elif t == TYPE_INT8:
-        _dot_typed(<const int8_t *>a, sa, <const int8_t *>b, sb, n, acc)
-    elif t == TYPE_UINT8:
-        _dot_typed(<const uint8_t *>a, sa, <const uint8_t *>b, sb, n, acc)
-    elif t == TYPE_BOOL:
-        for i in range(n):
-            acc.u += ((<const uint8_t *>a)[i * sa] != 0) & ((<const uint8_t *>b)[i * sb] != 0)
-        acc.count += n
+    for i in range(n):
+        acc.u += ((<const uint8_t *>a)[i * sa] != 0) & ((<const uint8_t *>b)[i * sb] != 0)
+    acc.count += n
+
+
+cdef void _register(int t, const src_t *tag) noexcept nogil:
+    """Enter the kernels of items of type ``t`` (C type src_t)."""
+    cdef cast_fn *row = _CAST[t]
+    row[<int>TYPE_BOOL] = <cast_fn>_cast_typed[src_t, bool_t]
+    row[<int>TYPE_INT8] = <cast_fn>_cast_typed[src_t, int8_t]
+    row[<int>TYPE_UINT8] = <cast_fn>_cast_typed[src_t, uint8_t]
+    row[<int>TYPE_INT16] = <cast_fn>_cast_typed[src_t, int16_t]
+    row[<int>TYPE_UINT16] = <cast_fn>_cast_typed[src_t, uint16_t]
+    row[<int>TYPE_INT32] = <cast_fn>_cast_typed[src_t, int32_t]
+    row[<int>TYPE_UINT32] = <cast_fn>_cast_typed[src_t, uint32_t]
+    row[<int>TYPE_INT64] = <cast_fn>_cast_typed[src_t, int64_t]
+    row[<int>TYPE_UINT64] = <cast_fn>_cast_typed[src_t, uint64_t]
+    row[<int>TYPE_FLOAT32] = <cast_fn>_cast_typed[src_t, float32_t]
+    row[<int>TYPE_FLOAT64] = <cast_fn>_cast_typed[src_t, float64_t]
+    _REDUCE[t] = <reduce_fn>_reduce_typed[src_t]
+    _DOT[t] = <dot_fn>_dot_typed[src_t]
+
+
+cdef void _fill_tables() noexcept nogil:
+    _register(TYPE_BOOL, <const bool_t *>NULL)
+    _register(TYPE_INT8, <const int8_t *>NULL)
+    _register(TYPE_UINT8, <const uint8_t *>NULL)
+    _register(TYPE_INT16, <const int16_t *>NULL)
+    _register(TYPE_UINT16, <const uint16_t *>NULL)
+    _register(TYPE_INT32, <const int32_t *>NULL)
+    _register(TYPE_UINT32, <const uint32_t *>NULL)
+    _register(TYPE_INT64, <const int64_t *>NULL)
+    _register(TYPE_UINT64, <const uint64_t *>NULL)
+    _register(TYPE_FLOAT32, <const float32_t *>NULL)
+    _register(TYPE_FLOAT64, <const float64_t *>NULL)
+    # bools are read as numpy reads them (any nonzero byte is True)
+    _REDUCE[<int>TYPE_BOOL] = <reduce_fn>_reduce_bool
+    _DOT[<int>TYPE_BOOL] = _dot_bool
+    # equality of integers is equality of their bits: one kernel per size
+    _EQUAL[<int>TYPE_BOOL] = _equal_bool
+    _EQUAL[<int>TYPE_INT8] = _EQUAL[<int>TYPE_UINT8] = <equal_fn>_equal_typed[uint8_t]
+    _EQUAL[<int>TYPE_INT16] = _EQUAL[<int>TYPE_UINT16] = <equal_fn>_equal_typed[uint16_t]
+    _EQUAL[<int>TYPE_INT32] = _EQUAL[<int>TYPE_UINT32] = <equal_fn>_equal_typed[uint32_t]
+    _EQUAL[<int>TYPE_INT64] = _EQUAL[<int>TYPE_UINT64] = <equal_fn>_equal_typed[uint64_t]
+    _EQUAL[<int>TYPE_FLOAT32] = <equal_fn>_equal_typed[float32_t]
+    _EQUAL[<int>TYPE_FLOAT64] = <equal_fn>_equal_typed[float64_t]
+
+
+_fill_tables()
+
+
+cdef inline bint _real(int t) noexcept nogil:
+    return t >= TYPE_BOOL and t <= TYPE_FLOAT64
+
+
+cdef void _cast_line(int st, const char *s, Py_ssize_t ss, int dt, char *d,
+                     Py_ssize_t ds, Py_ssize_t n) noexcept nogil:
+    """Convert a line of n real items (native, aligned)."""
+    if _real(st) and _real(dt):
+        _CAST[st][dt](s, ss, d, ds, n)
+
+
+cdef void _reduce_line(int t, const char *p, Py_ssize_t s, Py_ssize_t n,
+                       int op, Reduction *acc) noexcept nogil:
+    if _real(t):
+        _REDUCE[t](p, s, n, op, acc)
+
+
+cdef bint _equal_line(int t, const char *a, Py_ssize_t sa, const char *b,
+                      Py_ssize_t sb, Py_ssize_t n) noexcept nogil:
+    return _EQUAL[t](a, sa, b, sb, n) if _real(t) else \
+        _EQUAL[<int>TYPE_UINT8](a, sa, b, sb, n)
+
+
+cdef void _dot_line(int t, const char *a, Py_ssize_t sa, const char *b,
+                    Py_ssize_t sb, Py_ssize_t n, Reduction *acc) noexcept nogil:
+    if _real(t):
+        _DOT[t](a, sa, b, sb, n, acc)
 
 
 # --------------------------------------------------------------------------
