@@ -31,7 +31,7 @@ if os.name == "posix":
     extra_compile_args.append("-pthread")
     extra_link_args.append("-pthread")
 
-MODULES = ["buffer", "kernels", "_dlpack", "_introspect"]
+MODULES = ["_items", "buffer", "kernels", "_ops", "_dlpack", "_introspect"]
 # pybuf's hand-written C lives beside the .pyx files in pybuf/ (no .pyx
 # holds C in a verbatim string): the C files compiled into a module, and the
 # headers it reads (a change to one rebuilds the module).

@@ -21,8 +21,8 @@ except ModuleNotFoundError as _exc:
         "place (`python setup.py build_ext --inplace`)") from None
 
 from pybuf.formats import Format, calcsize, parse_format
-from pybuf.kernels import (ascontiguous, astype, byteswap, copyto, dot, equal,
-                           fill, max, min, sum)
+from pybuf._ops import (ascontiguous, astype, byteswap, copyto, dot, equal,
+                        fill, max, min, sum)
 from pybuf._dlpack import from_dlpack
 from pybuf.interop import MemmapBuffer, SharedBuffer, attach, memmap, shared
 from pybuf.describe import BufferInfo, describe

@@ -27,7 +27,8 @@ def test_ships_pxd_stubs_and_marker_but_no_generated_c():
     names = set(os.listdir(_package_dir()))
     in_place = os.path.isfile(os.path.join(_package_dir(), "..", "setup.py"))
     for required in ("buffer.pxd", "kernels.pxd", "_types.pxd", "buffer.pyx",
-                     "kernels.pyx", "buffer.pyi", "kernels.pyi", "py.typed"):
+                     "kernels.pyx", "_ops.pyx", "buffer.pyi", "kernels.pyi",
+                     "_ops.pyi", "py.typed"):
         assert required in names, required
     if not in_place:        # a source checkout built in place has its .c files
         assert not [n for n in names if n.endswith((".c", ".html"))]
@@ -239,14 +240,13 @@ def test_c_lives_in_c_files_listed_in_setup():
 
 # The imports that still point up a layer, inside a function
 # (docs/implementation.rst, "The layers"): (file, function, module).
-UPWARD_IMPORTS = {("buffer.pyx", "__dlpack__", "pybuf._dlpack"),
-                  ("kernels.pyx", "_new_buffer", "pybuf.buffer")}
+UPWARD_IMPORTS = {("buffer.pyx", "__dlpack__", "pybuf._dlpack")}
 
 
 @needs_source
 def test_imports_in_functions_are_only_the_documented_ones():
-    """No .pyx imports a pybuf module inside a function, but for the two
-    upward imports docs/implementation.rst names."""
+    """No .pyx imports a pybuf module inside a function, but for the
+    upward import docs/implementation.rst names."""
     found = set()
     pkg = os.path.join(ROOT, "pybuf")
     for name in sorted(os.listdir(pkg)):
@@ -272,6 +272,21 @@ def test_imports_in_functions_are_only_the_documented_ones():
         text = f.read()
     for name, function, module in UPWARD_IMPORTS:
         assert module.split(".")[-1] in text and function in text
+
+
+@needs_source
+def test_kernels_import_no_pybuf_module():
+    """pybuf.kernels is the bottom layer of the extensions: it cimports
+    only .pxd files and imports no pybuf module, and the entry points above
+    pybuf.buffer (pybuf._ops) are the ones pybuf re-exports."""
+    with open(os.path.join(ROOT, "pybuf", "kernels.pyx")) as f:
+        text = f.read()
+    assert not re.findall(r"^\s*(?:from\s+pybuf\S*\s+import|import\s+pybuf)",
+                          text, re.M)
+    for name in ("copyto", "fill", "astype", "ascontiguous", "sum", "min",
+                 "max", "dot", "byteswap", "equal"):
+        assert getattr(pybuf, name).__module__ == "pybuf._ops", name
+        assert not hasattr(pybuf.kernels, name), name
 
 
 @needs_source
