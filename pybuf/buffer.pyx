@@ -1185,7 +1185,7 @@ cdef int _init_owned_dims(Buffer self, int ndim, const Py_ssize_t *dims,
                           bint zero) except -1:
     cdef Py_ssize_t itemsize = entry[2]
     cdef Py_ssize_t nbytes = _checked_nbytes(ndim, dims, itemsize)
-    if _has_objects(entry):
+    if not entry[3] and _has_objects(entry):   # a native code is never 'O'
         raise _object_error("allocate")
     self._mem = _alloc_block(nbytes, align, zero, &self.data)
     _set_dims(self, ndim, dims)
