@@ -15,6 +15,8 @@ cdef Py_ssize_t _type_size(int t) noexcept nogil
 cdef tuple _format_entry(object fmt)
 cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize)
 cdef bint _has_objects(tuple entry)
+# Does a format string hold ``O`` items (field names skipped)?  NULL: no.
+cdef bint format_has_objects(const char *fmt) noexcept nogil
 cdef object _object_error(str action)
 cdef object _unpack_native(char code, const char *p)
 cdef int _pack_native(char code, char *p, object value) except -1

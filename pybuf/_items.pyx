@@ -232,13 +232,28 @@ cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
     return _make_entry(fmt, raw, itemsize, parsed)
 
 
+cdef bint format_has_objects(const char *fmt) noexcept nogil:
+    """Does a format hold ``O`` items (PyObject pointers)?  Field names,
+    between colons, are skipped."""
+    cdef bint in_name = False
+    if fmt == NULL:
+        return False
+    while fmt[0]:
+        if fmt[0] == b':':
+            in_name = not in_name
+        elif fmt[0] == b'O' and not in_name:
+            return True
+        fmt += 1
+    return False
+
+
 cdef bint _has_objects(tuple entry):
     """Do a format entry's items hold ``O`` (PyObject pointer) fields?"""
     if entry[3]:                       # a native code: never an object
         return False
     parsed = entry[4]
-    if parsed is None:                 # opaque: assume the worst
-        return b"O" in <bytes>entry[1]
+    if parsed is None:                 # opaque: read the string itself
+        return format_has_objects(<bytes>entry[1])
     return parsed.has_objects
 
 

@@ -22,6 +22,7 @@ from libc.string cimport memcpy, memmove, memset, memcmp
 
 from pybuf._types cimport *
 from pybuf._kernels_impl cimport *
+from pybuf._items cimport format_has_objects
 from pybuf.kernels cimport *
 
 import pybuf.kernels
@@ -63,27 +64,12 @@ cdef int _acquire(object obj, Py_buffer *view, bint writable,
     return 0
 
 
-cdef bint _has_objects(const char *fmt) noexcept nogil:
-    """Does a format hold ``O`` items (PyObject pointers)?  Field names,
-    between colons, are skipped."""
-    cdef bint in_name = False
-    if fmt == NULL:
-        return False
-    while fmt[0]:
-        if fmt[0] == b':':
-            in_name = not in_name
-        elif fmt[0] == b'O' and not in_name:
-            return True
-        fmt += 1
-    return False
-
-
 cdef int _operand(Py_buffer *v, Operand *op) except -1:
     cdef int i
     cdef Py_ssize_t unit, n = 1
     if v.ndim < 0 or v.ndim > MAX_NDIM or v.itemsize <= 0:
         raise BufferError(f"exporter gave ndim {v.ndim} and itemsize {v.itemsize}")
-    if _has_objects(v.format):
+    if format_has_objects(v.format):
         # A GIL-free kernel cannot own references: it would copy, compare
         # or overwrite PyObject pointers behind their owners' backs.
         raise TypeError(f"items of format {_fmt_name(v)} are PyObject "
