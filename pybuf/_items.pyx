@@ -61,6 +61,35 @@ cdef int _int_type(bint signed, Py_ssize_t size) noexcept nogil:
     return TYPE_OPAQUE
 
 
+cdef int _code_type(char c, bint native) noexcept nogil:
+    """The TypeId of the one-character code ``c`` in native (no prefix,
+    ``@``, ``^``: this platform's C sizes) or standard sizes; TYPE_OPAQUE
+    for codes without a numeric meaning."""
+    if c == b'?':
+        return TYPE_BOOL
+    if c == b'b' or c == b'B':
+        return _int_type(c == b'b', 1)
+    if c == b'h' or c == b'H':
+        return _int_type(c == b'h', sizeof(short) if native else 2)
+    if c == b'i' or c == b'I':
+        return _int_type(c == b'i', sizeof(int) if native else 4)
+    if c == b'l' or c == b'L':
+        return _int_type(c == b'l', sizeof(long) if native else 4)
+    if c == b'q' or c == b'Q':
+        return _int_type(c == b'q', sizeof(long long) if native else 8)
+    if (c == b'n' or c == b'N') and native:
+        return _int_type(c == b'n', sizeof(Py_ssize_t))
+    if c == b'f' and sizeof(float) == 4:
+        return TYPE_FLOAT32
+    if c == b'd' and sizeof(double) == 8:
+        return TYPE_FLOAT64
+    if c == b'e':
+        return TYPE_FLOAT16
+    if c == b'g' and native:
+        return TYPE_LONGDOUBLE
+    return TYPE_OPAQUE
+
+
 cdef inline bint _is_space(char c) noexcept nogil:
     return c == b' ' or (b'\t' <= c <= b'\r')      # as pybuf.formats skips
 
@@ -128,31 +157,8 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
         else:
             return TYPE_OPAQUE
     else:
-        if c == b'?':
-            t = TYPE_BOOL
-        elif c == b'b' or c == b'B':
-            t = _int_type(c == b'b', 1)
-        elif c == b'h' or c == b'H':
-            t = _int_type(c == b'h', sizeof(short) if native else 2)
-        elif c == b'i' or c == b'I':
-            t = _int_type(c == b'i', sizeof(int) if native else 4)
-        elif c == b'l' or c == b'L':
-            t = _int_type(c == b'l', sizeof(long) if native else 4)
-        elif c == b'q' or c == b'Q':
-            t = _int_type(c == b'q', sizeof(long long) if native else 8)
-        elif (c == b'n' or c == b'N') and native:
-            t = _int_type(c == b'n', sizeof(Py_ssize_t))
-        elif c == b'f' and sizeof(float) == 4:
-            t = TYPE_FLOAT32
-        elif c == b'd' and sizeof(double) == 8:
-            t = TYPE_FLOAT64
-        elif c == b'e':
-            t = TYPE_FLOAT16
-        elif c == b'g' and native:
-            t = TYPE_LONGDOUBLE
-        else:
-            return TYPE_OPAQUE
-    if _type_size(t) != itemsize:
+        t = _code_type(c, native)
+    if _type_size(t) != itemsize:          # TYPE_OPAQUE: size 0
         return TYPE_OPAQUE
     swapped[0] = itemsize > 1 and big == LITTLE
     return t
@@ -361,7 +367,7 @@ cdef int _pack_native(char code, char *p, object value) except -1:
                         f"{type(value).__name__}")
     value = PyNumber_Index(value)
     cdef bint unsigned = code in b"BHILQNP"
-    size = sizeof(void *) if code == c'P' else _native_size(code)
+    size = sizeof(void *) if code == c'P' else _type_size(_code_type(code, True))
     try:
         if unsigned:
             Q = value
@@ -381,84 +387,46 @@ cdef int _pack_native(char code, char *p, object value) except -1:
     return 0
 
 
-cdef list _native_list(char code, const char *p, Py_ssize_t n, Py_ssize_t s):
-    """Items p, p + s, ... (n of them) of native ``code`` as a list, filled
-    in place as memoryview.tolist does.  One loop per common code, so that
-    the code is dispatched once per call, not once per item."""
+cdef list _typed_list(const real_t *p, Py_ssize_t n, Py_ssize_t s):
+    """Items p, p + s bytes, ... (n of them, of C type real_t, at any
+    alignment) as a new list, filled in place as memoryview.tolist does."""
     cdef list out = PyList_New(n)
+    cdef const char *c = <const char *>p
     cdef Py_ssize_t i
-    cdef double d
-    cdef float f
-    cdef short h
-    cdef unsigned short H
-    cdef int k
-    cdef unsigned int K
-    cdef long long q
-    cdef unsigned long long Q
+    cdef real_t x
     cdef object v
     cdef PyObject *o
-    # l, L, n, N read as the same-size code below (else: generic path)
-    if (code == c'l' and sizeof(long) == sizeof(q)) or \
-            (code == c'n' and sizeof(Py_ssize_t) == sizeof(q)):
-        code = c'q'
-    elif (code == c'L' and sizeof(long) == sizeof(Q)) or \
-            (code == c'N' and sizeof(size_t) == sizeof(Q)):
-        code = c'Q'
-    elif code == c'l' and sizeof(long) == sizeof(k):
-        code = c'i'
-    elif code == c'L' and sizeof(long) == sizeof(K):
-        code = c'I'
-    if code == c'd':
-        for i in range(n):
-            memcpy(&d, p + i * s, sizeof(d)); v = d
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    elif code == c'f':
-        for i in range(n):
-            memcpy(&f, p + i * s, sizeof(f)); v = f
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    elif code == c'B':
-        for i in range(n):
-            v = (<const unsigned char *>p)[i * s]
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    elif code == c'b':
-        for i in range(n):
-            v = (<const signed char *>p)[i * s]
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    elif code == c'?':
-        # borrowed pointers: one reference taken per item, as memoryview
-        # does (True/False refcounts are the bottleneck here)
-        for i in range(n):
-            o = _PY_TRUE if p[i * s] else _PY_FALSE
+    for i in range(n):
+        if real_t is bool_t:
+            # borrowed pointers: one reference taken per item, as memoryview
+            # does (True/False refcounts are the bottleneck here)
+            o = _PY_TRUE if c[i * s] else _PY_FALSE
             Py_INCREF(<object>o); PyList_SET_ITEM(out, i, <object>o)
-    elif code == c'h':
-        for i in range(n):
-            memcpy(&h, p + i * s, sizeof(h)); v = h
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    elif code == c'H':
-        for i in range(n):
-            memcpy(&H, p + i * s, sizeof(H)); v = H
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    elif code == c'i':
-        for i in range(n):
-            memcpy(&k, p + i * s, sizeof(k)); v = k
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    elif code == c'I':
-        for i in range(n):
-            memcpy(&K, p + i * s, sizeof(K)); v = K
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    elif code == c'q':
-        for i in range(n):
-            memcpy(&q, p + i * s, sizeof(q)); v = q
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    elif code == c'Q':
-        for i in range(n):
-            memcpy(&Q, p + i * s, sizeof(Q)); v = Q
-            Py_INCREF(v); PyList_SET_ITEM(out, i, v)
-    else:
-        for i in range(n):
-            v = _unpack_native(code, p + i * s)
+        else:
+            memcpy(&x, c + i * s, sizeof(x)); v = x
             Py_INCREF(v); PyList_SET_ITEM(out, i, v)
     return out
+
+
+cdef list _native_list(char code, const char *p, Py_ssize_t n, Py_ssize_t s):
+    """Items p, p + s, ... (n of them) of native ``code`` as a list.  The
+    code is dispatched once per call, not once per item: numeric codes to
+    _typed_list by their TypeId (so l, L, n, N by size), others item by
+    item."""
+    cdef int t = _code_type(code, True)
+    cdef Py_ssize_t i
+    if t == TYPE_FLOAT64: return _typed_list(<const float64_t *>p, n, s)
+    if t == TYPE_FLOAT32: return _typed_list(<const float32_t *>p, n, s)
+    if t == TYPE_INT64: return _typed_list(<const int64_t *>p, n, s)
+    if t == TYPE_UINT64: return _typed_list(<const uint64_t *>p, n, s)
+    if t == TYPE_INT32: return _typed_list(<const int32_t *>p, n, s)
+    if t == TYPE_UINT32: return _typed_list(<const uint32_t *>p, n, s)
+    if t == TYPE_INT16: return _typed_list(<const int16_t *>p, n, s)
+    if t == TYPE_UINT16: return _typed_list(<const uint16_t *>p, n, s)
+    if t == TYPE_INT8: return _typed_list(<const int8_t *>p, n, s)
+    if t == TYPE_UINT8: return _typed_list(<const uint8_t *>p, n, s)
+    if t == TYPE_BOOL: return _typed_list(<const bool_t *>p, n, s)
+    return [_unpack_native(code, p + i * s) for i in range(n)]
 
 
 cdef list _parsed_list(object parsed, const char *p, Py_ssize_t n, Py_ssize_t s,
@@ -477,15 +445,6 @@ cdef list _parsed_list(object parsed, const char *p, Py_ssize_t n, Py_ssize_t s,
         for i in range(n):
             memcpy(q + i * itemsize, p + i * s, <size_t>itemsize)
     return list(parsed.iter_unpack(data))
-
-
-cdef Py_ssize_t _native_size(char code) noexcept:
-    if code == c'b' or code == c'B': return 1
-    if code == c'h' or code == c'H': return sizeof(short)
-    if code == c'i' or code == c'I': return sizeof(int)
-    if code == c'l' or code == c'L': return sizeof(long)
-    if code == c'q' or code == c'Q': return sizeof(long long)
-    return sizeof(Py_ssize_t)      # n, N
 
 
 cdef inline void _store_int(char *p, unsigned long long v, Py_ssize_t size) noexcept:

@@ -103,6 +103,28 @@ cdef int _operand(Py_buffer *v, Operand *op) except -1:
     return 0
 
 
+cdef int _acquire_pair(object a, Py_buffer *av, Operand *oa, bint writable,
+                       str a_role, object b, Py_buffer *bv, Operand *ob,
+                       str b_role) except -1:
+    """Acquire ``a`` (writable when ``writable``), then ``b``, and read both
+    as operands.  On an error neither stays acquired; else the caller
+    releases bv, then av."""
+    _acquire(a, av, writable, a_role)
+    try:
+        _acquire(b, bv, False, b_role)
+    except BaseException:
+        PyBuffer_Release(av)
+        raise
+    try:
+        _operand(av, oa)
+        _operand(bv, ob)
+    except BaseException:
+        PyBuffer_Release(bv)
+        PyBuffer_Release(av)
+        raise
+    return 0
+
+
 cdef void _c_strides(int ndim, const Py_ssize_t *shape, Py_ssize_t itemsize,
                      Py_ssize_t *out) noexcept nogil:
     cdef int i
@@ -388,19 +410,14 @@ def copyto(dst, src):
     """
     cdef Py_buffer dv, sv
     cdef Operand d, s
-    _acquire(dst, &dv, True, "destination")
+    _acquire_pair(dst, &dv, &d, True, "destination", src, &sv, &s, "source")
     try:
-        _acquire(src, &sv, False, "source")
-        try:
-            _operand(&dv, &d)
-            _operand(&sv, &s)
-            if not _same_shape(&d, &s):
-                raise ValueError(f"shape mismatch: {_describe(&sv, 'source')} "
-                                 f"cannot be copied to {_describe(&dv, 'destination')}")
-            _copy_operands(&d, &s, &dv, &sv)
-        finally:
-            PyBuffer_Release(&sv)
+        if not _same_shape(&d, &s):
+            raise ValueError(f"shape mismatch: {_describe(&sv, 'source')} "
+                             f"cannot be copied to {_describe(&dv, 'destination')}")
+        _copy_operands(&d, &s, &dv, &sv)
     finally:
+        PyBuffer_Release(&sv)
         PyBuffer_Release(&dv)
 
 
@@ -828,13 +845,8 @@ def min(x):
 def max(x):
     """max(x)
 
-    The largest item of ``x``, as a Python scalar; NaN when any item is
-    NaN (numpy's ``x.max()``).
-
-    Raises
-    ------
-    ValueError
-        ``x`` is empty, or its format is not a real numeric one.
+    The largest item of ``x`` (numpy's ``x.max()``): :func:`min`'s
+    counterpart, with its rule for NaN and its errors.
     """
     return _reduce(x, REDUCE_MAX, "max")
 
@@ -864,48 +876,44 @@ def dot(a, b):
     cdef Py_ssize_t n
     cdef int t
     cdef double re = 0, im = 0
-    _acquire(a, &av, False, "first argument")
+    _acquire_pair(a, &av, &oa, False, "first argument",
+                  b, &bv, &ob, "second argument")
     try:
-        _acquire(b, &bv, False, "second argument")
-        try:
-            _operand(&av, &oa)
-            _operand(&bv, &ob)
-            if oa.ndim != 1 or ob.ndim != 1 or oa.shape[0] != ob.shape[0]:
-                raise ValueError(f"dot needs two 1-d buffers of the same "
-                                 f"length: {_describe(&av, 'first argument')}, "
-                                 f"{_describe(&bv, 'second argument')}")
-            if oa.type == TYPE_OPAQUE or ob.type == TYPE_OPAQUE:
-                raise ValueError(f"dot needs numeric formats: "
-                                 f"{_describe(&av, 'first argument')}, "
-                                 f"{_describe(&bv, 'second argument')}")
-            n = oa.shape[0]
-            if _is_complex(oa.type) or _is_complex(ob.type):
-                return _complex_dot(&oa, &ob)
-            memset(&acc, 0, sizeof(acc))
-            _side(&oa, &sa)
-            _side(&ob, &sb)
-            if oa.type == ob.type and sa.direct and sb.direct:
-                t = oa.type
-                _ts = _unlock(oa.nbytes >= NOGIL_BYTES)
-                if oa.nbytes >= K.parallel_bytes[0]:
-                    _split_reduce(_dot_task, t, REDUCE_SUM, oa.data,
-                                  oa.strides[0], ob.data, ob.strides[0], n, &acc)
-                else:
-                    K.dot_line(t, oa.data, oa.strides[0], ob.data,
-                              ob.strides[0], n, &acc)
-                _relock(_ts)
+        if oa.ndim != 1 or ob.ndim != 1 or oa.shape[0] != ob.shape[0]:
+            raise ValueError(f"dot needs two 1-d buffers of the same "
+                             f"length: {_describe(&av, 'first argument')}, "
+                             f"{_describe(&bv, 'second argument')}")
+        if oa.type == TYPE_OPAQUE or ob.type == TYPE_OPAQUE:
+            raise ValueError(f"dot needs numeric formats: "
+                             f"{_describe(&av, 'first argument')}, "
+                             f"{_describe(&bv, 'second argument')}")
+        n = oa.shape[0]
+        if _is_complex(oa.type) or _is_complex(ob.type):
+            return _complex_dot(&oa, &ob)
+        memset(&acc, 0, sizeof(acc))
+        _side(&oa, &sa)
+        _side(&ob, &sb)
+        if oa.type == ob.type and sa.direct and sb.direct:
+            t = oa.type
+            _ts = _unlock(oa.nbytes >= NOGIL_BYTES)
+            if oa.nbytes >= K.parallel_bytes[0]:
+                _split_reduce(_dot_task, t, REDUCE_SUM, oa.data,
+                              oa.strides[0], ob.data, ob.strides[0], n, &acc)
             else:
-                # staged: the C API's dot_items (storage-only types by
-                # their own TypeId)
-                _ts = _unlock(oa.nbytes >= NOGIL_BYTES)
-                t = dot_items(n, oa.data, oa.strides[0], oa.storage or oa.type,
-                              oa.swapped, ob.data, ob.strides[0],
-                              ob.storage or ob.type, ob.swapped, &acc)
-                _relock(_ts)
-            return _scalar(t, &acc, oa.type == TYPE_BOOL and ob.type == TYPE_BOOL)
-        finally:
-            PyBuffer_Release(&bv)
+                K.dot_line(t, oa.data, oa.strides[0], ob.data,
+                          ob.strides[0], n, &acc)
+            _relock(_ts)
+        else:
+            # staged: the C API's dot_items (storage-only types by
+            # their own TypeId)
+            _ts = _unlock(oa.nbytes >= NOGIL_BYTES)
+            t = dot_items(n, oa.data, oa.strides[0], oa.storage or oa.type,
+                          oa.swapped, ob.data, ob.strides[0],
+                          ob.storage or ob.type, ob.swapped, &acc)
+            _relock(_ts)
+        return _scalar(t, &acc, oa.type == TYPE_BOOL and ob.type == TYPE_BOOL)
     finally:
+        PyBuffer_Release(&bv)
         PyBuffer_Release(&av)
 
 
@@ -1006,37 +1014,32 @@ def byteswap(buf, *, out=None):
         finally:
             PyBuffer_Release(&dv)
         return buf
-    _acquire(out, &dv, True, "out")
+    _acquire_pair(out, &dv, &d, True, "out", buf, &sv, &s, "buf")
     try:
-        _acquire(buf, &sv, False, "buf")
-        try:
-            _operand(&dv, &d)
-            _operand(&sv, &s)
-            if not _same_shape(&d, &s) or d.itemsize != s.itemsize:
-                raise ValueError(f"out must match buf in shape and itemsize: "
-                                 f"{_describe(&dv, 'out')}, "
-                                 f"{_describe(&sv, 'buf')} (itemsize "
-                                 f"{d.itemsize} and {s.itemsize})")
-            unit = s.itemsize // 2 if _is_complex(s.type) else s.itemsize
-            if _overlap(&d, &s) and not (d.data == s.data and memcmp(
-                    d.strides, s.strides, d.ndim * sizeof(Py_ssize_t)) == 0):
-                tmp = _stage_copy(&s, &staged)
-                memcpy(&s, &staged, sizeof(Operand))
-            K.loop_init(&L, d.ndim, d.shape, d.data, d.strides, d.itemsize,
-                       s.data, s.strides, s.itemsize, True)
-            fields = _swap_units(&sv, &s)
-            _ts = _unlock(d.nbytes >= NOGIL_BYTES)
-            if fields is None:
-                K.bswap_loop(&L, d.itemsize, unit)
-            else:
-                K.copy_loop(&L, d.itemsize)     # then swap out's fields in place
-            _relock(_ts)
-            if fields is not None:
-                _bswap_fields(&d, fields)
-        finally:
-            free(tmp)
-            PyBuffer_Release(&sv)
+        if not _same_shape(&d, &s) or d.itemsize != s.itemsize:
+            raise ValueError(f"out must match buf in shape and itemsize: "
+                             f"{_describe(&dv, 'out')}, "
+                             f"{_describe(&sv, 'buf')} (itemsize "
+                             f"{d.itemsize} and {s.itemsize})")
+        unit = s.itemsize // 2 if _is_complex(s.type) else s.itemsize
+        if _overlap(&d, &s) and not (d.data == s.data and memcmp(
+                d.strides, s.strides, d.ndim * sizeof(Py_ssize_t)) == 0):
+            tmp = _stage_copy(&s, &staged)
+            memcpy(&s, &staged, sizeof(Operand))
+        K.loop_init(&L, d.ndim, d.shape, d.data, d.strides, d.itemsize,
+                   s.data, s.strides, s.itemsize, True)
+        fields = _swap_units(&sv, &s)
+        _ts = _unlock(d.nbytes >= NOGIL_BYTES)
+        if fields is None:
+            K.bswap_loop(&L, d.itemsize, unit)
+        else:
+            K.copy_loop(&L, d.itemsize)     # then swap out's fields in place
+        _relock(_ts)
+        if fields is not None:
+            _bswap_fields(&d, fields)
     finally:
+        free(tmp)
+        PyBuffer_Release(&sv)
         PyBuffer_Release(&dv)
     return out
 
@@ -1081,22 +1084,18 @@ def equal(a, b):
     """
     cdef Py_buffer av, bv
     cdef Operand oa, ob
-    _acquire(a, &av, False, "first argument")
+    _acquire_pair(a, &av, &oa, False, "first argument",
+                  b, &bv, &ob, "second argument")
     try:
-        _acquire(b, &bv, False, "second argument")
-        try:
-            _operand(&av, &oa)
-            _operand(&bv, &ob)
-            if not _same_shape(&oa, &ob):
-                return False
-            if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &oa, &bv, &ob):
-                masked = _equal_fields(&oa, &ob, &av)
-                if masked is not None:
-                    return masked
-            return _equal_operands(&oa, &ob, &av, &bv)
-        finally:
-            PyBuffer_Release(&bv)
+        if not _same_shape(&oa, &ob):
+            return False
+        if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &oa, &bv, &ob):
+            masked = _equal_fields(&oa, &ob, &av)
+            if masked is not None:
+                return masked
+        return _equal_operands(&oa, &ob, &av, &bv)
     finally:
+        PyBuffer_Release(&bv)
         PyBuffer_Release(&av)
 
 

@@ -51,11 +51,9 @@ the wheel stays portable.
 Not thread-safe with respect to the memory: like numpy, a kernel reads and
 writes the memory while other threads may too.
 """
-cimport cython
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport uintptr_t
-from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy, memmove, memset, memcmp
+from libc.string cimport memcpy, memset, memcmp
 
 from pybuf._types cimport *
 from pybuf._kernels_impl cimport *
