@@ -31,13 +31,15 @@ if os.name == "posix":
     extra_compile_args.append("-pthread")
     extra_link_args.append("-pthread")
 
-MODULES = ["_items", "buffer", "kernels", "_ops", "_dlpack", "_introspect"]
+MODULES = ["_items", "buffer", "kernels", "_ops", "_dlpack", "_introspect",
+           "_tuning"]
 # pybuf's hand-written C lives beside the .pyx files in pybuf/ (no .pyx
 # holds C in a verbatim string): the C files compiled into a module, and the
 # headers it reads (a change to one rebuilds the module).
 C_SOURCES = {"kernels": ["pybuf/_simd.c"]}
 C_DEPENDS = {"kernels": ["pybuf/_simd.h", "pybuf/_simd_isa.h",
                          "pybuf/_floatconv.h"],
+             "_tuning": ["pybuf/_simd.h"], "_ops": ["pybuf/_simd.h"],
              "buffer": ["pybuf/_memory.h", "pybuf/_build.h"],
              "_introspect": ["pybuf/_build.h"]}
 

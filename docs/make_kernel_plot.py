@@ -12,7 +12,7 @@ import platform
 import sys
 
 import pybuf
-from pybuf import kernels
+from pybuf import _tuning
 from pybuf.bench import bench_kernels
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -23,16 +23,16 @@ def measure(runs=3):
     with the median speedup of ``runs`` sweeps (the paths interleaved, so
     that a change of load on the machine touches them all)."""
     results = {}
-    old = kernels._simd_path()
+    old = _tuning._simd_path()
     try:
         for i in range(runs):
-            for path in kernels._simd_paths():
-                kernels._set_simd_path(path)
+            for path in _tuning._simd_paths():
+                _tuning._set_simd_path(path)
                 print(f"run {i + 1}/{runs}, path {path} ...", file=sys.stderr,
                       flush=True)
                 results.setdefault(path, []).append(bench_kernels.warm())
     finally:
-        kernels._set_simd_path(old)
+        _tuning._set_simd_path(old)
     return {path: [sorted(same, key=lambda r: r.speedup)[len(same) // 2]
                    for same in zip(*sweeps)]
             for path, sweeps in results.items()}

@@ -23,6 +23,7 @@ except ModuleNotFoundError as _exc:
 from pybuf.formats import Format, calcsize, parse_format
 from pybuf._ops import (ascontiguous, astype, byteswap, copyto, dot, equal,
                         fill, max, min, sum)
+from pybuf import _tuning    # applies PYBUF_SIMD (the kernels' SIMD path)
 from pybuf._dlpack import from_dlpack
 from pybuf.interop import MemmapBuffer, SharedBuffer, attach, memmap, shared
 from pybuf.describe import BufferInfo, describe

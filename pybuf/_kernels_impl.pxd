@@ -1,12 +1,14 @@
 # Private to pybuf: what pybuf._ops (the Python entry points, above
-# pybuf.buffer) shares with pybuf.kernels beyond the public C API of
-# kernels.pxd.  Not an ABI: it changes with pybuf.  Only types, constants
-# and inline functions live here (they compile into each module that
-# cimports this file); the kernels' own loops reach pybuf._ops through the
-# table of function pointers ``KernelsImpl``, which pybuf.kernels fills
-# once and hands over as the capsule ``pybuf.kernels._impl``.
+# pybuf.buffer) and pybuf._tuning share with pybuf.kernels beyond the
+# public C API of kernels.pxd.  Not an ABI: it changes with pybuf.  Only
+# types, constants and inline functions live here (they compile into each
+# module that cimports this file); the kernels' own loops and the state of
+# _simd.c reach them through the table of function pointers
+# ``KernelsImpl``, which pybuf.kernels fills once and hands over as the
+# capsule ``pybuf.kernels._impl``.
 from pybuf._types cimport *
 from pybuf.kernels cimport Reduction
+from pybuf._simd cimport PYBUF_PARTS, pybuf_simd_table
 
 
 cdef enum:
@@ -121,9 +123,6 @@ cdef inline int _common_type(int a, int b) noexcept nogil:
 # A task that pybuf.kernels may run on two threads (pybuf_task of _simd.h).
 ctypedef void (*Task)(void *) noexcept nogil
 
-cdef extern from "_simd.h":
-    enum: PYBUF_PARTS               # two-thread work is cut into this many parts
-
 
 cdef inline Py_ssize_t _part(Py_ssize_t n, int i) noexcept nogil:
     """Where part i of n items starts when cut into PYBUF_PARTS (a multiple
@@ -131,10 +130,9 @@ cdef inline Py_ssize_t _part(Py_ssize_t n, int i) noexcept nogil:
     return n if i == PYBUF_PARTS else (n // PYBUF_PARTS * i) & ~(<Py_ssize_t>7)
 
 ctypedef struct KernelsImpl:
-    # the thresholds of kernels._set_stream_threshold and
-    # kernels._set_parallel_threshold (read at each call)
-    const Py_ssize_t *stream_bytes
-    const Py_ssize_t *parallel_bytes
+    # the thresholds (read at each call; pybuf._tuning sets them)
+    Py_ssize_t *stream_bytes
+    Py_ssize_t *parallel_bytes
     # pybuf_run_parts of _simd.c: the parts (argsize bytes each) shared by
     # the calling thread and the persistent worker
     void (*run_parts)(Task task, void *args, size_t argsize, Py_ssize_t nparts,
@@ -171,3 +169,12 @@ ctypedef struct KernelsImpl:
     bint (*equal_staged)(const char *a, Py_ssize_t s0, Side *sa,
                          const char *b, Py_ssize_t s1, Side *sb,
                          Py_ssize_t n, int t) noexcept nogil
+    # for pybuf._tuning, the state of _simd.c: the SIMD path in use
+    # (pybuf_simd), the paths of this build, the worker thread, the caches
+    const pybuf_simd_table **simd
+    int (*simd_select)(const char *name) noexcept nogil
+    const char *(*simd_path_name)(int k) noexcept nogil
+    bint (*simd_path_supported)(int k) noexcept nogil
+    size_t (*cache_size)(int level) noexcept nogil
+    int (*worker_enable)(int mode) noexcept nogil
+    bint (*worker_running)() noexcept nogil

@@ -555,7 +555,7 @@ def cmd_info(args, out=sys.stdout):
     say("block caches", f"small blocks up to {lim['small_max']:,} B, one "
         f"large block of {lim['large_min'] >> 20}-{lim['large_max'] >> 20} MiB"
         if all(lim["enabled"]) else "off (PYBUF_NO_CACHE=1)")
-    say("kernel SIMD path", pybuf.kernels._simd_describe())
+    say("kernel SIMD path", pybuf._tuning._simd_describe())
     try:
         import numpy
         say("numpy", numpy.__version__)

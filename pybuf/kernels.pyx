@@ -27,14 +27,14 @@ Large work
 ----------
 Destinations larger than the share of the last-level cache a process can
 count on (an eighth of it, at least twice the L2; read from sysconf or
-/sys, see ``_cache_info``) are written with non-temporal (streaming)
+/sys, see ``pybuf._tuning._cache_info``) are written with non-temporal (streaming)
 stores, produced block by block in L1 when the items are gathered,
 converted or swapped on the way, and reductions of that size prefetch with
 the non-temporal hint.  Smaller data may be in cache: ordinary loads and
 stores.  One-dimensional work larger than a core's L2 is shared with a
-persistent worker thread (``_parallel_bytes``).  ``_set_stream_threshold``
-and ``_set_parallel_threshold`` tune both sizes, ``_set_worker`` turns the
-worker off (benchmarks, tests).
+persistent worker thread (``_parallel_bytes``).  pybuf._tuning's
+``_set_stream_threshold`` and ``_set_parallel_threshold`` tune both sizes,
+``_set_worker`` turns the worker off (benchmarks, tests).
 
 SIMD paths
 ----------
@@ -42,9 +42,9 @@ The float reductions and dot products, f8 <-> f4 conversions, byteswaps,
 float equality, fills and every-other-item copies exist once per SIMD path
 (``pybuf/_simd_isa.h``, compiled by ``pybuf/_simd.c``): SSE2 (the x86-64
 baseline), AVX2 with FMA, and AVX-512 (F, BW, DQ, VL).  The widest path the
-CPU runs is chosen once, at import; the environment variable
-``PYBUF_SIMD`` (``sse2``, ``avx2``, ``avx512``) forces one, and ``python
--m pybuf info`` names the path in use.  The build uses no ``-march``
+CPU runs is chosen at import; the environment variable ``PYBUF_SIMD``
+(``sse2``, ``avx2``, ``avx512``) forces one when pybuf is imported
+(pybuf._tuning), and ``python -m pybuf info`` names the path in use.  The build uses no ``-march``
 flag: the wider paths are compiled with function target attributes, so
 the wheel stays portable.
 
@@ -57,6 +57,7 @@ from libc.string cimport memcpy, memset, memcmp
 
 from pybuf._types cimport *
 from pybuf._kernels_impl cimport *
+from pybuf._simd cimport *          # (compiled into this module: setup.py)
 from pybuf cimport _items
 from pybuf._items cimport _type_size
 
@@ -72,55 +73,6 @@ cdef extern from "_floatconv.h":
     void pybuf_double_to_ld_line(const double *s, char *d, Py_ssize_t ds,
                                  Py_ssize_t n) nogil
 
-cdef extern from "_simd.h":
-    # C in pybuf/_simd.c; the SIMD kernels (pybuf_simd, one table per
-    # path) in pybuf/_simd_isa.h.
-    uint16_t pybuf_bswap16(uint16_t) nogil
-    uint32_t pybuf_bswap32(uint32_t) nogil
-    uint64_t pybuf_bswap64(uint64_t) nogil
-    void pybuf_stream_copy(char *dst, const char *src, size_t n) nogil
-    void pybuf_stream_copy_nf(char *dst, const char *src, size_t n) nogil
-    void pybuf_sfence() nogil
-    void pybuf_prefetch(const void *p) nogil
-    ctypedef void (*pybuf_task)(void *) noexcept nogil
-    void pybuf_run_parts(pybuf_task task, void *args, size_t argsize,
-                         Py_ssize_t nparts, bint large) nogil
-    int pybuf_worker_enable(int on) nogil
-    bint pybuf_worker_running() nogil
-    void pybuf_stream_fill(char *dst, size_t n, const char *item,
-                           size_t itemsize) nogil
-    bint pybuf_little_endian() nogil
-    ctypedef struct pybuf_simd_table:
-        const char *name
-        double (*sum_f64)(const double *p, Py_ssize_t n, bint nta) noexcept nogil
-        double (*sum_f32)(const float *p, Py_ssize_t n, bint nta) noexcept nogil
-        double (*min_f64)(const double *p, Py_ssize_t n, int *nan, bint nta) noexcept nogil
-        double (*max_f64)(const double *p, Py_ssize_t n, int *nan, bint nta) noexcept nogil
-        float (*min_f32)(const float *p, Py_ssize_t n, int *nan, bint nta) noexcept nogil
-        float (*max_f32)(const float *p, Py_ssize_t n, int *nan, bint nta) noexcept nogil
-        double (*dot_f64)(const double *a, const double *b, Py_ssize_t n,
-                          bint nta) noexcept nogil
-        double (*dot_f32)(const float *a, const float *b, Py_ssize_t n,
-                          bint nta) noexcept nogil
-        void (*cvt_f64_f32)(float *d, const double *s, Py_ssize_t n) noexcept nogil
-        void (*cvt_f32_f64)(double *d, const float *s, Py_ssize_t n) noexcept nogil
-        void (*bswap16)(uint16_t *d, const uint16_t *s, Py_ssize_t n) noexcept nogil
-        void (*bswap32)(uint32_t *d, const uint32_t *s, Py_ssize_t n) noexcept nogil
-        void (*bswap64)(uint64_t *d, const uint64_t *s, Py_ssize_t n) noexcept nogil
-        void (*take2_u32)(uint32_t *d, const uint32_t *s, Py_ssize_t n) noexcept nogil
-        void (*take2_u64)(uint64_t *d, const uint64_t *s, Py_ssize_t n) noexcept nogil
-        bint (*equal_f64)(const double *a, const double *b, Py_ssize_t n) noexcept nogil
-        bint (*equal_f32)(const float *a, const float *b, Py_ssize_t n) noexcept nogil
-        void (*fill)(char *d, size_t nbytes, const char *item,
-                     size_t isz) noexcept nogil
-    const pybuf_simd_table *pybuf_simd
-    enum: PYBUF_SIMD_NPATHS
-    const char *pybuf_simd_path_name(int k) nogil
-    bint pybuf_simd_path_supported(int k) nogil
-    int pybuf_simd_select(const char *name) nogil
-    size_t pybuf_cache_size(int level) nogil
-    size_t pybuf_default_stream_bytes() nogil
-
 
 cdef bint LITTLE = pybuf_little_endian()
 
@@ -132,71 +84,9 @@ cdef bint LITTLE = pybuf_little_endian()
 cdef Py_ssize_t _stream_bytes = <Py_ssize_t>pybuf_default_stream_bytes()
 
 
-def _init_simd():
-    """Fill the kernel table once, at import: the path named by the
-    environment variable ``PYBUF_SIMD``, else the widest this CPU runs.
-    A bad name fails the import with RuntimeError (as numpy does for CPU
-    features it cannot enable), not ImportError, which would read as
-    "not built"."""
-    import os
-    want = os.environ.get("PYBUF_SIMD", "")
-    _select_simd(want, "PYBUF_SIMD", RuntimeError)
-
-
-cdef _select_simd(str want, str what, type error):
-    cdef int rc = pybuf_simd_select(want.encode("ascii", "replace"))
-    if rc == -1:
-        raise error(f"{what}={want!r} names no SIMD path of this build; "
-                    f"choose one of {', '.join(_simd_paths(False))}")
-    if rc == -2:
-        raise error(f"{what}={want!r}: this CPU cannot run that SIMD path; "
-                    f"it runs {', '.join(_simd_paths())}")
-
-
-def _simd_path():
-    """The name of the SIMD path the kernels use (``sse2``, ``avx2``,
-    ``avx512``; ``generic`` off x86)."""
-    return pybuf_simd.name.decode("ascii")
-
-
-def _simd_paths(supported=True):
-    """The SIMD paths of this build, narrowest first; with ``supported``
-    only those this CPU runs."""
-    cdef int k
-    return [pybuf_simd_path_name(k).decode("ascii")
-            for k in range(PYBUF_SIMD_NPATHS)
-            if pybuf_simd_path_name(k) != NULL
-            and (not supported or pybuf_simd_path_supported(k))]
-
-
-def _set_simd_path(name):
-    """Switch the kernels to SIMD path ``name`` ('' : the widest) and
-    return the previous one (tests and benchmarks; not while another
-    thread runs a kernel).  ValueError for a path this CPU cannot run."""
-    old = _simd_path()
-    _select_simd(name, "path", ValueError)
-    return old
-
-
-def _simd_describe():
-    """One line for ``python -m pybuf info``: the SIMD path in use, those
-    this CPU runs, and how it was chosen."""
-    import os
-    how = (f"forced by PYBUF_SIMD={os.environ['PYBUF_SIMD']}"
-           if os.environ.get("PYBUF_SIMD") else "the widest this CPU runs")
-    return (f"{_simd_path()} ({how}; available: {', '.join(_simd_paths())}; "
-            f"streaming from {_stream_bytes >> 10} KiB)")
-
-
-def _cache_info():
-    """Cache sizes in bytes as the kernels see them (0: unknown) and the
-    streaming threshold derived from them."""
-    return {"l1d": pybuf_cache_size(1), "l2": pybuf_cache_size(2),
-            "l3": pybuf_cache_size(3), "last_level": pybuf_cache_size(0),
-            "stream_bytes": _stream_bytes}
-
-
-_init_simd()
+# The widest SIMD path this CPU runs, until pybuf._tuning (imported with
+# pybuf) applies PYBUF_SIMD.
+pybuf_simd_select(b"")
 
 
 # Work on at least this many bytes (of the main operand) is cut into parts
@@ -208,40 +98,6 @@ _init_simd()
 # longer fits one core's L2: from L3 two cores read nearly twice as fast as
 # one, and from memory faster too.  Unknown L2: 1 MiB.
 cdef Py_ssize_t _parallel_bytes = <Py_ssize_t>pybuf_cache_size(2) or (1 << 20)
-
-
-def _set_parallel_threshold(nbytes):
-    """Set the size from which kernels use two threads (for benchmarks
-    and tests; a huge value turns threads off); returns the previous
-    value."""
-    global _parallel_bytes
-    old = _parallel_bytes
-    _parallel_bytes = nbytes
-    return old
-
-
-def _set_worker(mode):
-    """How two-thread work uses the persistent worker thread: 0 not at all
-    (every part on the calling thread; stops the worker), 1 while another
-    core is free (the default), 2 always.  Returns the previous mode
-    (tests, benchmarks)."""
-    if mode not in (0, 1, 2):
-        raise ValueError(f"worker mode must be 0, 1 or 2, not {mode!r}")
-    return pybuf_worker_enable(mode)
-
-
-def _worker_running():
-    """Whether this process has started the worker thread."""
-    return pybuf_worker_running()
-
-
-def _set_stream_threshold(nbytes):
-    """Set the destination size from which non-temporal stores are used
-    (for benchmarks); returns the previous value."""
-    global _stream_bytes
-    old = _stream_bytes
-    _stream_bytes = nbytes
-    return old
 
 
 # Types: kernels.pxd's format_type is pybuf._items' (the one C reader).
@@ -1532,6 +1388,13 @@ cdef int dot_items(Py_ssize_t n, const char *a, Py_ssize_t a_stride,
 cdef KernelsImpl _IMPL
 _IMPL.stream_bytes = &_stream_bytes
 _IMPL.parallel_bytes = &_parallel_bytes
+_IMPL.simd = &pybuf_simd
+_IMPL.simd_select = pybuf_simd_select
+_IMPL.simd_path_name = pybuf_simd_path_name
+_IMPL.simd_path_supported = pybuf_simd_path_supported
+_IMPL.cache_size = pybuf_cache_size
+_IMPL.worker_enable = pybuf_worker_enable
+_IMPL.worker_running = pybuf_worker_running
 _IMPL.run_parts = pybuf_run_parts
 _IMPL.split_line = _split_line
 _IMPL.loop_init = _loop_init

@@ -453,10 +453,10 @@ def test_copyto_large_streaming(nbytes, rng):
 @pytest.fixture
 def always_stream():
     # every destination takes the non-temporal-store paths
-    from pybuf import kernels
-    old = kernels._set_stream_threshold(0)
+    from pybuf import _tuning
+    old = _tuning._set_stream_threshold(0)
     yield
-    kernels._set_stream_threshold(old)
+    _tuning._set_stream_threshold(old)
 
 
 @pytest.mark.usefixtures("always_stream")
@@ -491,10 +491,10 @@ def _streaming_body(rng):
 @pytest.fixture
 def always_parallel():
     # every contiguous kernel takes the two-thread path
-    from pybuf import kernels
-    old = kernels._set_parallel_threshold(0)
+    from pybuf import _tuning
+    old = _tuning._set_parallel_threshold(0)
     yield
-    kernels._set_parallel_threshold(old)
+    _tuning._set_parallel_threshold(old)
 
 
 @pytest.mark.usefixtures("always_parallel")
@@ -908,7 +908,7 @@ GUARD_SCRIPT = r"""
 import ctypes, mmap, sys
 import numpy as np
 import pybuf
-from pybuf import kernels
+from pybuf import _tuning
 
 PAGE = mmap.PAGESIZE
 libc = ctypes.CDLL(None, use_errno=True)
@@ -928,8 +928,8 @@ def before_guard(nbytes, dtype):
 
 checked = 0
 for stream, parallel in ((1 << 40, 1 << 40), (0, 1 << 40), (0, 0)):
-    kernels._set_stream_threshold(stream)
-    kernels._set_parallel_threshold(parallel)
+    _tuning._set_stream_threshold(stream)
+    _tuning._set_parallel_threshold(parallel)
     for n in (1, 2, 7, 8, 9, 63, 64, 65, 1000, 4099):
         a = before_guard(8 * n, "f8")
         a[:] = np.arange(n) - n // 3          # integers: every sum is exact

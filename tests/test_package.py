@@ -289,6 +289,23 @@ def test_kernels_import_no_pybuf_module():
         assert not hasattr(pybuf.kernels, name), name
 
 
+def test_kernels_tuning_hooks_live_in_tuning():
+    """pybuf.kernels shows Python only its private table (the capsule the
+    modules above read); the tuning hooks are pybuf._tuning's, and they set
+    the state the kernels run with."""
+    import pybuf._tuning as tuning
+    assert {n for n in dir(pybuf.kernels) if not n.startswith("__")} == {"_impl"}
+    assert tuning._simd_path() in tuning._simd_paths()
+    old = tuning._set_stream_threshold(12345)
+    try:
+        assert tuning._cache_info()["stream_bytes"] == 12345
+        assert "streaming from 12 KiB" in tuning._simd_describe()
+    finally:
+        assert tuning._set_stream_threshold(old) == 12345
+    old = tuning._set_parallel_threshold(1 << 40)
+    assert tuning._set_parallel_threshold(old) == 1 << 40
+
+
 @needs_source
 def test_sdist_holds_the_tests_docs_and_licence(tmp_path):
     """``python -m build --sdist`` (here without isolation, from a copy of

@@ -1,7 +1,8 @@
 """The dispatched SIMD kernels, on every path this CPU runs, against numpy.
 
-pybuf.kernels picks a SIMD path once, at import (``PYBUF_SIMD`` forces
-one); ``_set_simd_path`` switches it for these tests.  Each kernel with a
+pybuf.kernels takes the widest SIMD path at import, and pybuf._tuning
+applies ``PYBUF_SIMD`` when pybuf is imported; its ``_set_simd_path``
+switches the path for these tests.  Each kernel with a
 per-path version (sum, min, max, dot, f8<->f4 conversion, byteswap, equal,
 fill) is checked on every path, at sizes around the vector widths, the
 unroll and the block, at unaligned starts, with NaN, infinities and -0.0,
@@ -17,11 +18,11 @@ import zlib
 import pytest
 
 import pybuf
-from pybuf import kernels
+from pybuf import _tuning
 
 np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
-PATHS = kernels._simd_paths()
+PATHS = _tuning._simd_paths()
 # around the widths (2..16 items per vector, 8 vectors unrolled), and the
 # block of 4096 items
 SIZES = [1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129, 255, 257,
@@ -30,20 +31,20 @@ SIZES = [1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129, 255, 257,
 
 @pytest.fixture(params=PATHS)
 def path(request):
-    old = kernels._set_simd_path(request.param)
-    assert kernels._simd_path() == request.param
+    old = _tuning._set_simd_path(request.param)
+    assert _tuning._simd_path() == request.param
     yield request.param
-    kernels._set_simd_path(old)
+    _tuning._set_simd_path(old)
 
 
 @pytest.fixture(params=["cached", "streaming"])
 def stream(request):
     """Reductions prefetch with the non-temporal hint above the streaming
     threshold: run both variants."""
-    old = kernels._set_stream_threshold(0 if request.param == "streaming"
+    old = _tuning._set_stream_threshold(0 if request.param == "streaming"
                                         else 1 << 60)
     yield request.param
-    kernels._set_stream_threshold(old)
+    _tuning._set_stream_threshold(old)
 
 
 def rng_for(*key):
@@ -207,9 +208,9 @@ def test_fill(path, dtype, offset):
 
 def test_paths_and_cache_info():
     assert PATHS[0] in ("sse2", "generic")
-    assert kernels._simd_path() == PATHS[-1] or os.environ.get("PYBUF_SIMD")
-    assert set(PATHS) <= set(kernels._simd_paths(False))
-    info = kernels._cache_info()
+    assert _tuning._simd_path() == PATHS[-1] or os.environ.get("PYBUF_SIMD")
+    assert set(PATHS) <= set(_tuning._simd_paths(False))
+    info = _tuning._cache_info()
     if hasattr(os, "sysconf") and "SC_LEVEL2_CACHE_SIZE" in os.sysconf_names:
         l2 = os.sysconf("SC_LEVEL2_CACHE_SIZE")
         if l2 > 0:
@@ -222,10 +223,10 @@ def test_paths_and_cache_info():
 
 
 def test_set_simd_path_refuses_unknown():
-    before = kernels._simd_path()
+    before = _tuning._simd_path()
     with pytest.raises(ValueError, match="names no SIMD path"):
-        kernels._set_simd_path("avx9000")
-    assert kernels._simd_path() == before
+        _tuning._set_simd_path("avx9000")
+    assert _tuning._simd_path() == before
 
 
 def run_child(code, **env):
@@ -238,14 +239,14 @@ def run_child(code, **env):
 
 @pytest.mark.parametrize("want", PATHS)
 def test_environment_forces_path(want):
-    p = run_child("import pybuf, pybuf.kernels as k; print(k._simd_path())",
+    p = run_child("import pybuf, pybuf._tuning as t; print(t._simd_path())",
                   PYBUF_SIMD=want)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == want
 
 
 def test_environment_default_is_widest():
-    p = run_child("import pybuf.kernels as k; print(k._simd_path())")
+    p = run_child("import pybuf._tuning as t; print(t._simd_path())")
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == PATHS[-1]
 
@@ -257,7 +258,7 @@ def test_environment_unknown_path_fails_import():
 
 
 def test_environment_unsupported_path_fails_import():
-    missing = [k for k in kernels._simd_paths(False) if k not in PATHS]
+    missing = [k for k in _tuning._simd_paths(False) if k not in PATHS]
     if not missing:
         pytest.skip("this CPU runs every path of the build")
     p = run_child("import pybuf", PYBUF_SIMD=missing[0])

@@ -1,10 +1,10 @@
 """The persistent worker thread that two-thread kernels hand half their
 parts to (``pybuf_run_parts`` in pybuf/_simd.c).
 
-Work from ``kernels._set_parallel_threshold`` bytes up is cut into parts
+Work from ``_tuning._set_parallel_threshold`` bytes up is cut into parts
 that the calling thread and the worker take; the result must not depend on
 which thread ran which part, on whether the worker runs at all
-(``kernels._set_worker``), or on the SIMD path.  The worker must survive
+(``_tuning._set_worker``), or on the SIMD path.  The worker must survive
 fork() (the child starts its own), many threads calling kernels at once,
 and interpreter exit.  Anything that could hang or crash runs in a child
 process with a timeout.
@@ -17,31 +17,31 @@ import textwrap
 import pytest
 
 import pybuf
-from pybuf import kernels
+from pybuf import _tuning
 
 np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
 
-PATHS = kernels._simd_paths()
+PATHS = _tuning._simd_paths()
 # Sizes around the part boundaries: parts start at multiples of 8 items.
 SIZES = [2, 9, 64, 1000, 4097, 65536 + 13, 300001]
 
 
 @pytest.fixture(params=PATHS)
 def path(request):
-    old = kernels._set_simd_path(request.param)
+    old = _tuning._set_simd_path(request.param)
     yield request.param
-    kernels._set_simd_path(old)
+    _tuning._set_simd_path(old)
 
 
 @pytest.fixture
 def split_everything():
     """Every kernel that can split, splits (threshold 0), and the worker
     takes parts however busy the machine is (mode 2); both back after."""
-    old = kernels._set_parallel_threshold(0)
-    was = kernels._set_worker(2)
+    old = _tuning._set_parallel_threshold(0)
+    was = _tuning._set_worker(2)
     yield
-    kernels._set_parallel_threshold(old)
-    kernels._set_worker(was)
+    _tuning._set_parallel_threshold(old)
+    _tuning._set_worker(was)
 
 
 def results(a, b):
@@ -92,11 +92,11 @@ def test_same_results_with_and_without_worker(path, split_everything, n):
     a = rng.standard_normal(n)
     b = rng.standard_normal(n)
     with_worker = results(a, b)
-    assert kernels._worker_running()
-    kernels._set_worker(0)
-    assert not kernels._worker_running()
+    assert _tuning._worker_running()
+    _tuning._set_worker(0)
+    assert not _tuning._worker_running()
     without = results(a, b)
-    kernels._set_worker(2)
+    _tuning._set_worker(2)
     for key, value in with_worker.items():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(value, without[key])
@@ -113,13 +113,13 @@ def test_split_matches_one_thread_within_rounding(path):
     """Split (parts folded in order) and unsplit sums differ only by the
     order of additions."""
     a = np.random.default_rng(7).standard_normal(1 << 18)
-    old = kernels._set_parallel_threshold(1 << 60)
+    old = _tuning._set_parallel_threshold(1 << 60)
     try:
         whole = pybuf.sum(a), pybuf.dot(a, a), pybuf.min(a), pybuf.max(a)
-        kernels._set_parallel_threshold(0)
+        _tuning._set_parallel_threshold(0)
         split = pybuf.sum(a), pybuf.dot(a, a), pybuf.min(a), pybuf.max(a)
     finally:
-        kernels._set_parallel_threshold(old)
+        _tuning._set_parallel_threshold(old)
     assert abs(whole[0] - split[0]) <= 1e-12 * np.abs(a).sum()
     assert abs(whole[1] - split[1]) <= 1e-12 * (a * a).sum()
     assert whole[2:] == split[2:]
@@ -128,7 +128,7 @@ def test_split_matches_one_thread_within_rounding(path):
 def test_streamed_lines_split(split_everything):
     """Gathers, conversions and fills written with streaming stores are
     split too."""
-    old = kernels._set_stream_threshold(0)
+    old = _tuning._set_stream_threshold(0)
     try:
         a = np.random.default_rng(3).standard_normal(200003)
         half = np.empty(100002)
@@ -145,24 +145,24 @@ def test_streamed_lines_split(split_everything):
         pybuf.fill(d[1:], 7.0)          # an unaligned start
         assert d[0] == -2.5 and (d[1:] == 7.0).all()
     finally:
-        kernels._set_stream_threshold(old)
+        _tuning._set_stream_threshold(old)
 
 
 def test_worker_off_and_on_again(split_everything):
     a = np.arange(100000, dtype=np.float64)
     assert pybuf.sum(a) == a.sum()
-    assert kernels._worker_running()
-    assert kernels._set_worker(0) == 2
-    assert not kernels._worker_running()
+    assert _tuning._worker_running()
+    assert _tuning._set_worker(0) == 2
+    assert not _tuning._worker_running()
     assert pybuf.sum(a) == a.sum()
-    assert not kernels._worker_running()
-    assert kernels._set_worker(1) == 0
+    assert not _tuning._worker_running()
+    assert _tuning._set_worker(1) == 0
     assert pybuf.sum(a) == a.sum()          # with or without the worker
-    assert kernels._set_worker(2) == 1
+    assert _tuning._set_worker(2) == 1
     assert pybuf.sum(a) == a.sum()
-    assert kernels._worker_running()
+    assert _tuning._worker_running()
     with pytest.raises(ValueError, match="0, 1 or 2"):
-        kernels._set_worker(3)
+        _tuning._set_worker(3)
 
 
 def run_child(code, timeout=120, **env):
@@ -177,26 +177,26 @@ FORK_CHILD = """
     import multiprocessing as mp
     import numpy as np
     import pybuf
-    from pybuf import kernels
+    from pybuf import _tuning
 
     def child(q):
         try:
-            before = kernels._worker_running()
+            before = _tuning._worker_running()
             a = np.arange(1, 300001, dtype=np.float64)
             got = [pybuf.sum(a) for _ in range(20)]
             d = np.empty_like(a)
             pybuf.copyto(d, a)
-            q.put((before, kernels._worker_running(), got[0] == a.sum(),
+            q.put((before, _tuning._worker_running(), got[0] == a.sum(),
                    len(set(got)) == 1, bool((d == a).all())))
         except BaseException as e:
             q.put(repr(e))
 
     if __name__ == "__main__":
-        kernels._set_parallel_threshold(0)
-        kernels._set_worker(2)
+        _tuning._set_parallel_threshold(0)
+        _tuning._set_worker(2)
         a = np.ones(300000)
         assert pybuf.sum(a) == 300000.0
-        assert kernels._worker_running()
+        assert _tuning._worker_running()
         ctx = mp.get_context("fork")
         for _ in range(3):
             q = ctx.Queue()
@@ -235,9 +235,9 @@ def test_fork_while_other_threads_run_kernels():
         import os, threading
         import numpy as np
         import pybuf
-        from pybuf import kernels
-        kernels._set_parallel_threshold(0)
-        kernels._set_worker(2)
+        from pybuf import _tuning
+        _tuning._set_parallel_threshold(0)
+        _tuning._set_worker(2)
         a = np.arange(1, 200001, dtype=np.float64)
         stop = threading.Event()
         def spin():
@@ -270,9 +270,9 @@ def test_many_threads_at_once():
         import threading
         import numpy as np
         import pybuf
-        from pybuf import kernels
-        kernels._set_parallel_threshold(0)
-        kernels._set_worker(2)
+        from pybuf import _tuning
+        _tuning._set_parallel_threshold(0)
+        _tuning._set_worker(2)
         errors = []
         def work(seed):
             rng = np.random.default_rng(seed)
@@ -307,20 +307,20 @@ def test_worker_on_each_forced_path(want):
     p = run_child("""
         import numpy as np
         import pybuf
-        from pybuf import kernels
+        from pybuf import _tuning
         a = np.random.default_rng(5).standard_normal(250001)
         one = pybuf.sum(a), pybuf.min(a), pybuf.max(a), pybuf.dot(a, a)
-        kernels._set_parallel_threshold(0)
-        kernels._set_worker(2)
+        _tuning._set_parallel_threshold(0)
+        _tuning._set_worker(2)
         two = pybuf.sum(a), pybuf.min(a), pybuf.max(a), pybuf.dot(a, a)
-        assert kernels._worker_running()
+        assert _tuning._worker_running()
         assert two[1:3] == one[1:3] == (a.min(), a.max())
         assert abs(two[0] - a.sum()) <= 1e-12 * np.abs(a).sum()
         assert abs(two[3] - np.dot(a, a)) <= 1e-12 * np.dot(a, a)
         d = np.empty_like(a)
         pybuf.copyto(d, a)
         assert (d == a).all()
-        print(kernels._simd_path())
+        print(_tuning._simd_path())
     """, PYBUF_SIMD=want)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.strip() == want
@@ -333,9 +333,9 @@ def test_exit_with_worker_busy_in_daemon_thread():
         import threading
         import numpy as np
         import pybuf
-        from pybuf import kernels
-        kernels._set_parallel_threshold(0)
-        kernels._set_worker(2)
+        from pybuf import _tuning
+        _tuning._set_parallel_threshold(0)
+        _tuning._set_worker(2)
         a = np.ones(1 << 21)
         def spin():
             while True:

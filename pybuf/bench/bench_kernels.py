@@ -154,7 +154,8 @@ def sweep(sizes, repeat=5):
 def simd_path():
     """The SIMD path pybuf's kernels use in this process (``sse2`` for a
     build without runtime dispatch)."""
-    return getattr(pybuf.kernels, "_simd_path", lambda: "sse2")()
+    hooks = getattr(pybuf, "_tuning", pybuf.kernels)   # (before 0.1.0: kernels)
+    return getattr(hooks, "_simd_path", lambda: "sse2")()
 
 
 def warm(sizes=(4 * 1024, 256 * 1024, 4 * MiB, 16 * MiB), repeat=7):
