@@ -171,6 +171,13 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
 # engine), as memoryview reads them.
 cdef bytes _NATIVE_CODES = b"?cbBhHiIlLqQnNfdP"
 
+# The TypeId of each of them in one load (TYPE_OPAQUE for 'c', 'P' and the
+# other bytes), for the fast paths below.
+cdef unsigned char _NATIVE_TYPE[256]
+for _code in _NATIVE_CODES:
+    _NATIVE_TYPE[_code] = _code_type(_code, True)
+del _code
+
 
 # format string -> (str, bytes, itemsize, code, Format or None).  Creating a
 # Buffer with a format seen before is a dict lookup, not a parse.
@@ -273,51 +280,10 @@ cdef object _object_error(str action):
 # native items: the fast path used for memoryview's own formats
 
 cdef object _unpack_native(char code, const char *p):
-    cdef signed char b
-    cdef unsigned char B
-    cdef short h
-    cdef unsigned short H
-    cdef int i
-    cdef unsigned int I
-    cdef long l
-    cdef unsigned long L
-    cdef long long q
-    cdef unsigned long long Q
-    cdef Py_ssize_t n
-    cdef size_t N
-    cdef float f
-    cdef double d
+    cdef int t = _NATIVE_TYPE[<unsigned char>code]
     cdef void *P
-    if code == c'd':
-        memcpy(&d, p, sizeof(d)); return d
-    if code == c'B':
-        return (<const unsigned char *>p)[0]
-    if code == c'q':
-        memcpy(&q, p, sizeof(q)); return q
-    if code == c'l':
-        memcpy(&l, p, sizeof(l)); return l
-    if code == c'i':
-        memcpy(&i, p, sizeof(i)); return i
-    if code == c'f':
-        memcpy(&f, p, sizeof(f)); return f
-    if code == c'b':
-        return (<const signed char *>p)[0]
-    if code == c'h':
-        memcpy(&h, p, sizeof(h)); return h
-    if code == c'H':
-        memcpy(&H, p, sizeof(H)); return H
-    if code == c'I':
-        memcpy(&I, p, sizeof(I)); return I
-    if code == c'L':
-        memcpy(&L, p, sizeof(L)); return L
-    if code == c'Q':
-        memcpy(&Q, p, sizeof(Q)); return Q
-    if code == c'n':
-        memcpy(&n, p, sizeof(n)); return n
-    if code == c'N':
-        memcpy(&N, p, sizeof(N)); return N
-    if code == c'?':
-        return p[0] != 0
+    if t:
+        return _native_items(t, p, 1, 0, True)
     if code == c'c':
         return PyBytes_FromStringAndSize(p, 1)
     if code == c'P':
@@ -367,7 +333,8 @@ cdef int _pack_native(char code, char *p, object value) except -1:
                         f"{type(value).__name__}")
     value = PyNumber_Index(value)
     cdef bint unsigned = code in b"BHILQNP"
-    size = sizeof(void *) if code == c'P' else _type_size(_code_type(code, True))
+    size = (sizeof(void *) if code == c'P'
+            else _type_size(_NATIVE_TYPE[<unsigned char>code]))
     try:
         if unsigned:
             Q = value
@@ -387,15 +354,23 @@ cdef int _pack_native(char code, char *p, object value) except -1:
     return 0
 
 
-cdef list _typed_list(const real_t *p, Py_ssize_t n, Py_ssize_t s):
-    """Items p, p + s bytes, ... (n of them, of C type real_t, at any
-    alignment) as a new list, filled in place as memoryview.tolist does."""
-    cdef list out = PyList_New(n)
+cdef inline object _typed_items(const real_t *p, Py_ssize_t n,
+                                Py_ssize_t s, bint one):
+    """The item at p (``one``), else the n items p, p + s bytes, ... as a
+    new list, filled in place as memoryview.tolist does; items of C type
+    real_t, at any alignment."""
     cdef const char *c = <const char *>p
     cdef Py_ssize_t i
     cdef real_t x
     cdef object v
     cdef PyObject *o
+    cdef list out
+    if one:
+        if real_t is bool_t:
+            return c[0] != 0                   # any nonzero byte is True
+        memcpy(&x, c, sizeof(x))
+        return x
+    out = PyList_New(n)
     for i in range(n):
         if real_t is bool_t:
             # borrowed pointers: one reference taken per item, as memoryview
@@ -408,24 +383,32 @@ cdef list _typed_list(const real_t *p, Py_ssize_t n, Py_ssize_t s):
     return out
 
 
+cdef inline object _native_items(int t, const char *p, Py_ssize_t n,
+                                 Py_ssize_t s, bint one):
+    """_typed_items for the C type of real TypeId ``t``: the type is
+    dispatched once per call, not once per item."""
+    # (one line a type: Cython makes the chain a C switch)
+    if t == TYPE_FLOAT64: return _typed_items(<const float64_t *>p, n, s, one)
+    elif t == TYPE_FLOAT32: return _typed_items(<const float32_t *>p, n, s, one)
+    elif t == TYPE_INT64: return _typed_items(<const int64_t *>p, n, s, one)
+    elif t == TYPE_UINT64: return _typed_items(<const uint64_t *>p, n, s, one)
+    elif t == TYPE_INT32: return _typed_items(<const int32_t *>p, n, s, one)
+    elif t == TYPE_UINT32: return _typed_items(<const uint32_t *>p, n, s, one)
+    elif t == TYPE_INT16: return _typed_items(<const int16_t *>p, n, s, one)
+    elif t == TYPE_UINT16: return _typed_items(<const uint16_t *>p, n, s, one)
+    elif t == TYPE_INT8: return _typed_items(<const int8_t *>p, n, s, one)
+    elif t == TYPE_UINT8: return _typed_items(<const uint8_t *>p, n, s, one)
+    elif t == TYPE_BOOL: return _typed_items(<const bool_t *>p, n, s, one)
+    raise AssertionError("not a real TypeId")
+
+
 cdef list _native_list(char code, const char *p, Py_ssize_t n, Py_ssize_t s):
-    """Items p, p + s, ... (n of them) of native ``code`` as a list.  The
-    code is dispatched once per call, not once per item: numeric codes to
-    _typed_list by their TypeId (so l, L, n, N by size), others item by
-    item."""
-    cdef int t = _code_type(code, True)
+    """Items p, p + s, ... (n of them) of native ``code`` as a list (l, L,
+    n, N by their size)."""
+    cdef int t = _NATIVE_TYPE[<unsigned char>code]
     cdef Py_ssize_t i
-    if t == TYPE_FLOAT64: return _typed_list(<const float64_t *>p, n, s)
-    if t == TYPE_FLOAT32: return _typed_list(<const float32_t *>p, n, s)
-    if t == TYPE_INT64: return _typed_list(<const int64_t *>p, n, s)
-    if t == TYPE_UINT64: return _typed_list(<const uint64_t *>p, n, s)
-    if t == TYPE_INT32: return _typed_list(<const int32_t *>p, n, s)
-    if t == TYPE_UINT32: return _typed_list(<const uint32_t *>p, n, s)
-    if t == TYPE_INT16: return _typed_list(<const int16_t *>p, n, s)
-    if t == TYPE_UINT16: return _typed_list(<const uint16_t *>p, n, s)
-    if t == TYPE_INT8: return _typed_list(<const int8_t *>p, n, s)
-    if t == TYPE_UINT8: return _typed_list(<const uint8_t *>p, n, s)
-    if t == TYPE_BOOL: return _typed_list(<const bool_t *>p, n, s)
+    if t:
+        return <list>_native_items(t, p, n, s, False)
     return [_unpack_native(code, p + i * s) for i in range(n)]
 
 

@@ -44,9 +44,7 @@ cdef enum TypeId:
     TYPE_LONGDOUBLE = 15
     TYPE_CLONGDOUBLE = 16
 
-# Every real item type a kernel specialises for.  Two copies of the same
-# list, so that a conversion kernel can be specialised for every
-# (source, destination) pair.
+# Every real item type a kernel specialises for.
 ctypedef fused real_t:
     bool_t
     int8_t
@@ -60,18 +58,11 @@ ctypedef fused real_t:
     float32_t
     float64_t
 
+# The same types as a second, independent parameter: a function of a
+# ``src_t`` and a ``real_t`` is specialised for every (source, destination)
+# pair, where two ``real_t`` would always be the same type.
 ctypedef fused src_t:
-    bool_t
-    int8_t
-    uint8_t
-    int16_t
-    uint16_t
-    int32_t
-    uint32_t
-    int64_t
-    uint64_t
-    float32_t
-    float64_t
+    real_t
 
 # Unsigned words of every size an item can be moved as in one load/store.
 ctypedef fused word_t:
