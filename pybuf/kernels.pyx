@@ -44,9 +44,9 @@ float equality, fills and every-other-item copies exist once per SIMD path
 baseline), AVX2 with FMA, and AVX-512 (F, BW, DQ, VL).  The widest path the
 CPU runs is chosen at import; the environment variable ``PYBUF_SIMD``
 (``sse2``, ``avx2``, ``avx512``) forces one when pybuf is imported
-(pybuf._tuning), and ``python -m pybuf info`` names the path in use.  The build uses no ``-march``
-flag: the wider paths are compiled with function target attributes, so
-the wheel stays portable.
+(pybuf._tuning), and ``python -m pybuf info`` names the path in use.
+The build uses no ``-march`` flag: the wider paths are compiled with
+function target attributes, so the wheel stays portable.
 
 Not thread-safe with respect to the memory: like numpy, a kernel reads and
 writes the memory while other threads may too.
@@ -819,12 +819,13 @@ cdef void _reduce_bool(const uint8_t *p, Py_ssize_t s, Py_ssize_t n, int op,
     acc.count += n
 
 
-cdef bint _equal_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
+cdef bint _equal_typed(const real_t *a, Py_ssize_t sa, const char *bp,
                        Py_ssize_t sb, Py_ssize_t n) noexcept nogil:
-    """all(a[i] == b[i]) with C's ==: NaN never equals, -0.0 == 0.0."""
+    """all(a[i] == b[i]) with C's ==: NaN never equals, -0.0 == 0.0 (b's
+    items of a's type too)."""
     cdef Py_ssize_t i
     cdef const char *ap = <const char *>a
-    cdef const char *bp = <const char *>b
+    cdef const real_t *b = <const real_t *>bp
     cdef bint ok = True
     cdef Py_ssize_t start, stop
     if sa == sizeof(real_t) and sb == sizeof(real_t):
@@ -850,12 +851,13 @@ cdef bint _equal_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
     return True
 
 
-cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
+cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const char *bp,
                      Py_ssize_t sb, Py_ssize_t n, Reduction *acc) noexcept nogil:
-    """acc += sum(a[i] * b[i]), accumulated like _sum_typed."""
+    """acc += sum(a[i] * b[i]) (b's items of a's type too), accumulated
+    like _sum_typed."""
     cdef Py_ssize_t i = 0
     cdef const char *ap = <const char *>a
-    cdef const char *bp = <const char *>b
+    cdef const real_t *b = <const real_t *>bp
     cdef double f0 = 0, f1 = 0, f2 = 0, f3 = 0, f4 = 0, f5 = 0, f6 = 0, f7 = 0
     cdef uint64_t u0 = 0
     if real_t is float64_t:
@@ -901,26 +903,11 @@ cdef void _dot_typed(const real_t *a, Py_ssize_t sa, const real_t *b,
 
 
 # --------------------------------------------------------------------------
-# Type dispatch: one line kernel per item type (TYPE_BOOL .. TYPE_FLOAT64),
-# looked up in tables that are filled once, at import, with the fused
-# specialisations above (a conversion: one per pair of types).  The typed
-# kernels take ``const real_t *``; the tables hold them as taking
-# ``const char *``, which has the same representation.
-
-ctypedef void (*cast_fn)(const char *s, Py_ssize_t ss, char *d, Py_ssize_t ds,
-                         Py_ssize_t n) noexcept nogil
-ctypedef void (*reduce_fn)(const char *p, Py_ssize_t s, Py_ssize_t n, int op,
-                           Reduction *acc) noexcept nogil
-ctypedef bint (*equal_fn)(const char *a, Py_ssize_t sa, const char *b,
-                          Py_ssize_t sb, Py_ssize_t n) noexcept nogil
-ctypedef void (*dot_fn)(const char *a, Py_ssize_t sa, const char *b,
-                        Py_ssize_t sb, Py_ssize_t n, Reduction *acc) noexcept nogil
-
-cdef cast_fn _CAST[NUM_TYPES][NUM_TYPES]
-cdef reduce_fn _REDUCE[NUM_TYPES]
-cdef equal_fn _EQUAL[NUM_TYPES]
-cdef dot_fn _DOT[NUM_TYPES]
-
+# Type dispatch: a switch on the TypeId (TYPE_BOOL .. TYPE_FLOAT64; others:
+# nothing) picks the fused specialisation above, called with its own
+# signature: the line's pointers are cast to the item type, never the
+# function (a call through a pointer of another function type would be
+# undefined behaviour).  One line a type: Cython makes each chain a switch.
 
 cdef bint _equal_bool(const char *a, Py_ssize_t sa, const char *b,
                       Py_ssize_t sb, Py_ssize_t n) noexcept nogil:
@@ -940,79 +927,82 @@ cdef void _dot_bool(const char *a, Py_ssize_t sa, const char *b,
     acc.count += n
 
 
-cdef void _register(int t, const src_t *tag) noexcept nogil:
-    """Enter the kernels of items of type ``t`` (C type src_t)."""
-    cdef cast_fn *row = _CAST[t]
-    row[<int>TYPE_BOOL] = <cast_fn>_cast_typed[src_t, bool_t]
-    row[<int>TYPE_INT8] = <cast_fn>_cast_typed[src_t, int8_t]
-    row[<int>TYPE_UINT8] = <cast_fn>_cast_typed[src_t, uint8_t]
-    row[<int>TYPE_INT16] = <cast_fn>_cast_typed[src_t, int16_t]
-    row[<int>TYPE_UINT16] = <cast_fn>_cast_typed[src_t, uint16_t]
-    row[<int>TYPE_INT32] = <cast_fn>_cast_typed[src_t, int32_t]
-    row[<int>TYPE_UINT32] = <cast_fn>_cast_typed[src_t, uint32_t]
-    row[<int>TYPE_INT64] = <cast_fn>_cast_typed[src_t, int64_t]
-    row[<int>TYPE_UINT64] = <cast_fn>_cast_typed[src_t, uint64_t]
-    row[<int>TYPE_FLOAT32] = <cast_fn>_cast_typed[src_t, float32_t]
-    row[<int>TYPE_FLOAT64] = <cast_fn>_cast_typed[src_t, float64_t]
-    _REDUCE[t] = <reduce_fn>_reduce_typed[src_t]
-    _DOT[t] = <dot_fn>_dot_typed[src_t]
-
-
-cdef void _fill_tables() noexcept nogil:
-    _register(TYPE_BOOL, <const bool_t *>NULL)
-    _register(TYPE_INT8, <const int8_t *>NULL)
-    _register(TYPE_UINT8, <const uint8_t *>NULL)
-    _register(TYPE_INT16, <const int16_t *>NULL)
-    _register(TYPE_UINT16, <const uint16_t *>NULL)
-    _register(TYPE_INT32, <const int32_t *>NULL)
-    _register(TYPE_UINT32, <const uint32_t *>NULL)
-    _register(TYPE_INT64, <const int64_t *>NULL)
-    _register(TYPE_UINT64, <const uint64_t *>NULL)
-    _register(TYPE_FLOAT32, <const float32_t *>NULL)
-    _register(TYPE_FLOAT64, <const float64_t *>NULL)
-    # bools are read as numpy reads them (any nonzero byte is True)
-    _REDUCE[<int>TYPE_BOOL] = <reduce_fn>_reduce_bool
-    _DOT[<int>TYPE_BOOL] = _dot_bool
-    # equality of integers is equality of their bits: one kernel per size
-    _EQUAL[<int>TYPE_BOOL] = _equal_bool
-    _EQUAL[<int>TYPE_INT8] = _EQUAL[<int>TYPE_UINT8] = <equal_fn>_equal_typed[uint8_t]
-    _EQUAL[<int>TYPE_INT16] = _EQUAL[<int>TYPE_UINT16] = <equal_fn>_equal_typed[uint16_t]
-    _EQUAL[<int>TYPE_INT32] = _EQUAL[<int>TYPE_UINT32] = <equal_fn>_equal_typed[uint32_t]
-    _EQUAL[<int>TYPE_INT64] = _EQUAL[<int>TYPE_UINT64] = <equal_fn>_equal_typed[uint64_t]
-    _EQUAL[<int>TYPE_FLOAT32] = <equal_fn>_equal_typed[float32_t]
-    _EQUAL[<int>TYPE_FLOAT64] = <equal_fn>_equal_typed[float64_t]
-
-
-_fill_tables()
-
-
-cdef inline bint _real(int t) noexcept nogil:
-    return t >= TYPE_BOOL and t <= TYPE_FLOAT64
+cdef void _cast_to(const src_t *s, Py_ssize_t ss, int dt, char *d,
+                   Py_ssize_t ds, Py_ssize_t n) noexcept nogil:
+    if dt == TYPE_BOOL: _cast_typed[src_t, bool_t](s, ss, <bool_t *>d, ds, n)
+    elif dt == TYPE_INT8: _cast_typed[src_t, int8_t](s, ss, <int8_t *>d, ds, n)
+    elif dt == TYPE_UINT8: _cast_typed[src_t, uint8_t](s, ss, <uint8_t *>d, ds, n)
+    elif dt == TYPE_INT16: _cast_typed[src_t, int16_t](s, ss, <int16_t *>d, ds, n)
+    elif dt == TYPE_UINT16: _cast_typed[src_t, uint16_t](s, ss, <uint16_t *>d, ds, n)
+    elif dt == TYPE_INT32: _cast_typed[src_t, int32_t](s, ss, <int32_t *>d, ds, n)
+    elif dt == TYPE_UINT32: _cast_typed[src_t, uint32_t](s, ss, <uint32_t *>d, ds, n)
+    elif dt == TYPE_INT64: _cast_typed[src_t, int64_t](s, ss, <int64_t *>d, ds, n)
+    elif dt == TYPE_UINT64: _cast_typed[src_t, uint64_t](s, ss, <uint64_t *>d, ds, n)
+    elif dt == TYPE_FLOAT32: _cast_typed[src_t, float32_t](s, ss, <float32_t *>d, ds, n)
+    elif dt == TYPE_FLOAT64: _cast_typed[src_t, float64_t](s, ss, <float64_t *>d, ds, n)
 
 
 cdef void _cast_line(int st, const char *s, Py_ssize_t ss, int dt, char *d,
                      Py_ssize_t ds, Py_ssize_t n) noexcept nogil:
     """Convert a line of n real items (native, aligned)."""
-    if _real(st) and _real(dt):
-        _CAST[st][dt](s, ss, d, ds, n)
+    if st == TYPE_BOOL: _cast_to(<const bool_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_INT8: _cast_to(<const int8_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_UINT8: _cast_to(<const uint8_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_INT16: _cast_to(<const int16_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_UINT16: _cast_to(<const uint16_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_INT32: _cast_to(<const int32_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_UINT32: _cast_to(<const uint32_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_INT64: _cast_to(<const int64_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_UINT64: _cast_to(<const uint64_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_FLOAT32: _cast_to(<const float32_t *>s, ss, dt, d, ds, n)
+    elif st == TYPE_FLOAT64: _cast_to(<const float64_t *>s, ss, dt, d, ds, n)
 
 
 cdef void _reduce_line(int t, const char *p, Py_ssize_t s, Py_ssize_t n,
                        int op, Reduction *acc) noexcept nogil:
-    if _real(t):
-        _REDUCE[t](p, s, n, op, acc)
+    # bools are read as numpy reads them (any nonzero byte is True)
+    if t == TYPE_BOOL: _reduce_bool(<const uint8_t *>p, s, n, op, acc)
+    elif t == TYPE_INT8: _reduce_typed(<const int8_t *>p, s, n, op, acc)
+    elif t == TYPE_UINT8: _reduce_typed(<const uint8_t *>p, s, n, op, acc)
+    elif t == TYPE_INT16: _reduce_typed(<const int16_t *>p, s, n, op, acc)
+    elif t == TYPE_UINT16: _reduce_typed(<const uint16_t *>p, s, n, op, acc)
+    elif t == TYPE_INT32: _reduce_typed(<const int32_t *>p, s, n, op, acc)
+    elif t == TYPE_UINT32: _reduce_typed(<const uint32_t *>p, s, n, op, acc)
+    elif t == TYPE_INT64: _reduce_typed(<const int64_t *>p, s, n, op, acc)
+    elif t == TYPE_UINT64: _reduce_typed(<const uint64_t *>p, s, n, op, acc)
+    elif t == TYPE_FLOAT32: _reduce_typed(<const float32_t *>p, s, n, op, acc)
+    elif t == TYPE_FLOAT64: _reduce_typed(<const float64_t *>p, s, n, op, acc)
 
 
 cdef bint _equal_line(int t, const char *a, Py_ssize_t sa, const char *b,
                       Py_ssize_t sb, Py_ssize_t n) noexcept nogil:
-    return _EQUAL[t](a, sa, b, sb, n) if _real(t) else \
-        _EQUAL[<int>TYPE_UINT8](a, sa, b, sb, n)
+    """Equality of integers is equality of their bits: one kernel per
+    size; items of other types compare byte by byte."""
+    if t == TYPE_BOOL: return _equal_bool(a, sa, b, sb, n)
+    elif t == TYPE_FLOAT32: return _equal_typed(<const float32_t *>a, sa, b, sb, n)
+    elif t == TYPE_FLOAT64: return _equal_typed(<const float64_t *>a, sa, b, sb, n)
+    elif t == TYPE_INT16 or t == TYPE_UINT16:
+        return _equal_typed(<const uint16_t *>a, sa, b, sb, n)
+    elif t == TYPE_INT32 or t == TYPE_UINT32:
+        return _equal_typed(<const uint32_t *>a, sa, b, sb, n)
+    elif t == TYPE_INT64 or t == TYPE_UINT64:
+        return _equal_typed(<const uint64_t *>a, sa, b, sb, n)
+    return _equal_typed(<const uint8_t *>a, sa, b, sb, n)
 
 
 cdef void _dot_line(int t, const char *a, Py_ssize_t sa, const char *b,
                     Py_ssize_t sb, Py_ssize_t n, Reduction *acc) noexcept nogil:
-    if _real(t):
-        _DOT[t](a, sa, b, sb, n, acc)
+    if t == TYPE_BOOL: _dot_bool(a, sa, b, sb, n, acc)
+    elif t == TYPE_INT8: _dot_typed(<const int8_t *>a, sa, b, sb, n, acc)
+    elif t == TYPE_UINT8: _dot_typed(<const uint8_t *>a, sa, b, sb, n, acc)
+    elif t == TYPE_INT16: _dot_typed(<const int16_t *>a, sa, b, sb, n, acc)
+    elif t == TYPE_UINT16: _dot_typed(<const uint16_t *>a, sa, b, sb, n, acc)
+    elif t == TYPE_INT32: _dot_typed(<const int32_t *>a, sa, b, sb, n, acc)
+    elif t == TYPE_UINT32: _dot_typed(<const uint32_t *>a, sa, b, sb, n, acc)
+    elif t == TYPE_INT64: _dot_typed(<const int64_t *>a, sa, b, sb, n, acc)
+    elif t == TYPE_UINT64: _dot_typed(<const uint64_t *>a, sa, b, sb, n, acc)
+    elif t == TYPE_FLOAT32: _dot_typed(<const float32_t *>a, sa, b, sb, n, acc)
+    elif t == TYPE_FLOAT64: _dot_typed(<const float64_t *>a, sa, b, sb, n, acc)
 
 
 # --------------------------------------------------------------------------
@@ -1268,7 +1258,7 @@ cdef double dot_float64(const double *a, Py_ssize_t sa, const double *b,
     """sum(a[i] * b[i]) for i < n, strides in bytes."""
     cdef Reduction acc
     memset(&acc, 0, sizeof(acc))
-    _dot_typed(a, sa, b, sb, n, &acc)
+    _dot_typed(a, sa, <const char *>b, sb, n, &acc)
     return acc.f
 
 
