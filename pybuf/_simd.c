@@ -451,44 +451,97 @@ static int pybuf_worker_on = 1;
    enough to catch the next call of a loop of calls, short enough not to
    hold a core that other threads want for long (OpenBLAS spins ~0.1 s). */
 static long pybuf_worker_spin_ns = 50000;
-/* A worker descheduled in the middle of a part (the other core is busy
-   with other work) makes the caller wait for a time slice of the
-   scheduler, milliseconds.  After such a wait the jobs run on the caller
-   alone for a while, so that a loaded machine costs at most one slice per
-   PYBUF_BACKOFF_NS. */
-#define PYBUF_BACKOFF_NS 100000000LL
+/* A worker descheduled in the middle of a part (another thread took its
+   core) makes the caller wait until the scheduler runs it again: from
+   microseconds to a time slice.  After such a wait the jobs run on the
+   caller alone for PYBUF_BACKOFF times as long, so that waiting costs at
+   most about a fifth of the time while short bursts of other work (a
+   process that wakes now and then) do not stop the worker for long; load
+   that lasts is seen by pybuf_core_free. */
+#define PYBUF_BACKOFF 4
 static long long pybuf_w_backoff_until;
 
-/* Whether another core is free for the worker.  Linux counts the threads
-   that are running or ready to run (this one included) in the fourth
-   field of /proc/loadavg; when threads of other processes keep the other
-   cores busy, a second thread of ours only takes turns with them (and
-   with the caller), and the caller ends up waiting for its parts.  Read
-   at most every 20 ms, by the caller that owns the worker; unknown
-   (other systems): free. */
-static int pybuf_core_free(long long now) {
-    static long long next_check;
-    static int free_core = 1;
-    char buf[128];
-    const char *p;
+/* Whether another core is free for the worker, judged from how busy the
+   machine's cores were over the last 100 ms or so.  Linux's /proc/stat
+   counts the time every core spent busy (steal included: a virtual CPU
+   the host did not run is not free either); this process's CPU clock
+   tells how much of that was ours.  Ours, less the worker's own time, is
+   the caller plus any other threads of ours (say a BLAS thread spinning
+   after its own call): the caller counts for one core, the rest as load.
+   A core is free when the load besides the caller leaves one core idle
+   for most of the window.  A snapshot of the runnable threads
+   (/proc/loadavg) flickers with every short-lived process; an average
+   does not.  Read at most every 20 ms, by the caller that owns the worker;
+   unknown (other systems, no /proc): free, and the backoff in
+   pybuf_run_parts guards against a busy machine. */
+#define PYBUF_LOAD_SAMPLES 8
+#define PYBUF_LOAD_WINDOW_NS 80000000LL
+struct pybuf_load_sample { long long t, busy, ours, worker; };
+
+static long long pybuf_clock_ns(clockid_t id) {
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0) return 0;
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Nanoseconds all cores spent busy since boot, from /proc/stat's first
+   line (user nice system idle iowait irq softirq steal, in clock ticks);
+   -1 if unknown. */
+static long long pybuf_busy_ns(void) {
+    char buf[256];
+    unsigned long long v[8] = {0};
     ssize_t got;
-    long running, ours, ncpu;
-    int fd, field;
-    if (now < next_check) return free_core;
-    next_check = now + 20000000LL;
-    fd = open("/proc/loadavg", O_RDONLY);
-    if (fd < 0) return free_core;
+    long tick;
+    int fd = open("/proc/stat", O_RDONLY);
+    if (fd < 0) return -1;
     got = read(fd, buf, sizeof(buf) - 1);
     close(fd);
-    if (got <= 0) return free_core;
+    tick = sysconf(_SC_CLK_TCK);
+    if (got <= 0 || tick <= 0) return -1;
     buf[got] = '\0';
-    for (p = buf, field = 0; *p && field < 3; p++)
-        if (*p == ' ') field++;
-    running = strtol(p, NULL, 10);
+    if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+               &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) != 8) return -1;
+    return (long long)((v[0] + v[1] + v[2] + v[5] + v[6] + v[7])
+                       * (1000000000ULL / (unsigned long long)tick));
+}
+
+static int pybuf_core_free(long long now) {
+    static struct pybuf_load_sample ring[PYBUF_LOAD_SAMPLES];
+    static int count, head;
+    static long long next_check;
+    static int free_core = 1;
+    struct pybuf_load_sample cur, *old = NULL;
+    clockid_t wid;
+    long ncpu;
+    int i;
+    if (now < next_check) return free_core;
+    next_check = now + 20000000LL;
+    cur.t = now;
+    cur.busy = pybuf_busy_ns();
+    if (cur.busy < 0) return free_core;
+    cur.ours = pybuf_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    cur.worker = (pybuf_w.started > 0
+                  && pthread_getcpuclockid(pybuf_w.thread, &wid) == 0)
+                 ? pybuf_clock_ns(wid) : 0;
+    /* the newest sample at least a window old (the clock ticks are 10 ms:
+       a shorter window is mostly rounding) */
+    for (i = 1; i <= count; i++) {
+        old = &ring[(head - i + PYBUF_LOAD_SAMPLES) % PYBUF_LOAD_SAMPLES];
+        if (now - old->t >= PYBUF_LOAD_WINDOW_NS) break;
+        old = NULL;
+    }
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    ours = 1 + (pybuf_w.started > 0 && !PYBUF_LOAD(&pybuf_w.worker_sleeps));
-    if (running > 0 && ncpu > 0)
-        free_core = running - ours <= ncpu - 2;
+    if (ncpu == 1) free_core = 0;
+    else if (old != NULL && cur.worker >= old->worker) {
+        double span = (double)(now - old->t);
+        double ours = (double)((cur.ours - old->ours) - (cur.worker - old->worker));
+        double others = (double)(cur.busy - old->busy) - (cur.ours - old->ours);
+        double load = others / span + (ours / span > 1.0 ? ours / span - 1.0 : 0.0);
+        free_core = load <= (double)ncpu - 1.5;
+    }
+    ring[head] = cur;
+    head = (head + 1) % PYBUF_LOAD_SAMPLES;
+    if (count < PYBUF_LOAD_SAMPLES) count++;
     return free_core;
 }
 static pthread_once_t pybuf_w_once = PTHREAD_ONCE_INIT;
@@ -676,7 +729,7 @@ void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t npar
            own; much longer means the worker was descheduled. */
         t2 = pybuf_now_ns();
         if (t2 - t1 > 2 * (t1 - t0) + 20000)
-            PYBUF_STORE(&pybuf_w_backoff_until, t2 + PYBUF_BACKOFF_NS);
+            PYBUF_STORE(&pybuf_w_backoff_until, t2 + PYBUF_BACKOFF * (t2 - t1));
     }
     PYBUF_STORE(&pybuf_w.job, JOB_IDLE);
     pthread_mutex_unlock(&pybuf_w.owner);

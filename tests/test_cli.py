@@ -368,3 +368,21 @@ def test_usage_errors(argv, tmp_path):
         assert options[-1] in lines[0]
     assert "ssize_t" not in lines[0]            # no C in a user's message
     assert p.stdout == ""
+
+
+def test_compare_settles_before_every_run(monkeypatch):
+    """``settle`` idles before each run of either side (for baselines such as
+    OpenBLAS whose threads keep spinning after a call); the runs still
+    alternate.  Without it, nothing sleeps."""
+    import pybuf.bench.common as common
+    events = []
+    monkeypatch.setattr(common.time, "sleep", lambda s: events.append(("sleep", s)))
+    row = common.compare("t", "case", lambda: events.append("pybuf"), "base",
+                         lambda: events.append("base"), repeat=3, number=1,
+                         settle=0.25)
+    assert events == [("sleep", 0.25), "pybuf", ("sleep", 0.25), "base"] * 3
+    assert row.pybuf_s > 0 and row.baseline_s > 0
+    events.clear()
+    common.compare("t", "case", lambda: events.append("pybuf"), "base",
+                   lambda: events.append("base"), repeat=2, number=1)
+    assert events == ["pybuf", "base"] * 2

@@ -149,7 +149,7 @@ class Row:
 
 
 def compare(suite, case, pybuf_fn, baseline, baseline_fn, *, nbytes=0,
-            target="", repeat=7, cold=False, number=None):
+            target="", repeat=7, cold=False, number=None, settle=0.0):
     """Time ``pybuf_fn`` and ``baseline_fn`` and return a :class:`Row`.
 
     The runs of the two alternate (A B A B ...), so that a change in the
@@ -158,7 +158,11 @@ def compare(suite, case, pybuf_fn, baseline, baseline_fn, *, nbytes=0,
     ``number`` calls; by default one call with ``cold`` (which evicts the
     caches before each run), else as many as last about 20 ms, counted for
     each side (a side 1000x slower than the other would otherwise run for
-    20 s).
+    20 s).  ``settle`` seconds of idling precede every run of either side,
+    for baselines that leave threads busy after they return (OpenBLAS's
+    threads spin for about 0.1 s after each call, holding a core the next
+    run would use): each side is then timed as it runs in a loop of its
+    own calls.
     """
     report(case, baseline)
     if number is not None:
@@ -171,6 +175,8 @@ def compare(suite, case, pybuf_fn, baseline, baseline_fn, *, nbytes=0,
     for _ in range(repeat):
         for fn, k, out in ((pybuf_fn, numbers[0], times[0]),
                            (baseline_fn, numbers[1], times[1])):
+            if settle:
+                time.sleep(settle)
             out.append(median_time(fn, repeat=1, number=k, cold=cold))
     a, b = (sorted(t)[len(t) // 2] for t in times)
     return Row(suite, case, a, baseline, b, nbytes, target)
