@@ -128,6 +128,8 @@ cdef inline bint _is_contig(int ndim, const Py_ssize_t *shape,
     return True
 
 
+# ``n`` C integers (a shape, strides) as a tuple of ints.
+cdef tuple _as_tuple(int n, const Py_ssize_t *p)
 # Lowest and one-past-highest byte a direct layout at ``data`` touches.
 cdef void _extent(int ndim, const Py_ssize_t *shape, const Py_ssize_t *strides,
                   char *data, Py_ssize_t itemsize, char **lo,

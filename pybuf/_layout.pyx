@@ -10,6 +10,11 @@ from cpython.number cimport PyIndex_Check, PyNumber_Index
 from pybuf._types cimport MAX_NDIM
 
 
+cdef tuple _as_tuple(int n, const Py_ssize_t *p):
+    """``n`` C integers (a shape, strides) as a tuple of ints."""
+    return tuple([p[i] for i in range(n)])
+
+
 cdef void _extent(int ndim, const Py_ssize_t *shape, const Py_ssize_t *strides,
                   char *data, Py_ssize_t itemsize, char **lo,
                   char **hi) noexcept nogil:
@@ -72,7 +77,7 @@ cdef bint _nocopy_strides(int ndim, const Py_ssize_t *shape,
     cdef Py_ssize_t np_, op
     if new_size != old_size:
         raise ValueError(f"cannot reshape a Buffer of size {old_size} into "
-                         f"shape {tuple([new_shape[i] for i in range(new_ndim)])}")
+                         f"shape {_as_tuple(new_ndim, new_shape)}")
     if old_size == 0 or _is_contig(ndim, shape, strides, itemsize, c'C'):
         _fill_strides(new_ndim, new_shape, new_strides, itemsize, c'C')
         return True

@@ -23,7 +23,7 @@ from pybuf._types cimport *
 from pybuf._layout cimport (_parse_shape, _checked_nbytes, _parse_order,
                             _parse_align, _infer_shape, _fill_strides,
                             _is_contig, _extent, _first_direct,
-                            _nocopy_strides, pybuf_mul_overflow)
+                            _nocopy_strides, _as_tuple, pybuf_mul_overflow)
 from pybuf._alloc cimport _alloc_block, _free_block
 from pybuf.kernels cimport copy_items, fill_items, format_type
 from pybuf._items cimport (_format_entry, _foreign_entry, _has_objects,
@@ -108,6 +108,12 @@ _WIDE_INTS = (TYPE_INT64, TYPE_UINT64)
 
 
 # --------------------------------------------------------------------------
+
+cdef inline Buffer _live(Buffer b):
+    """``b``, checked: ValueError when released or uninitialised."""
+    b._check()
+    return b
+
 
 cdef int _check_unused(Buffer b, str action) except -1:
     """BufferError unless ``b`` has no exports and no pins (release/resize)."""
@@ -284,88 +290,76 @@ cdef class Buffer:
 
     # --- attributes -----------------------------------------------------------
 
+    # Each raises ValueError on a released Buffer (_live checks first).
+
     @property
     def shape(self):
         """Dimensions, a tuple of ints."""
-        self._check()
-        return tuple([self._shape[i] for i in range(self.ndim)])
+        return _as_tuple(self.ndim, _live(self)._shape)
 
     @property
     def strides(self):
         """Bytes to step in each dimension, a tuple of ints."""
-        self._check()
-        return tuple([self._strides[i] for i in range(self.ndim)])
+        return _as_tuple(self.ndim, _live(self)._strides)
 
     @property
     def suboffsets(self):
         """Suboffsets of an indirect buffer, or ``()``."""
-        self._check()
-        if self._suboffsets == NULL:
+        if _live(self)._suboffsets == NULL:
             return ()
-        return tuple([self._suboffsets[i] for i in range(self.ndim)])
+        return _as_tuple(self.ndim, self._suboffsets)
 
     @property
     def ndim(self):
         """Number of dimensions."""
-        self._check()
-        return self.ndim
+        return _live(self).ndim
 
     @property
     def itemsize(self):
         """Bytes per item."""
-        self._check()
-        return self.itemsize
+        return _live(self).itemsize
 
     @property
     def nbytes(self):
         """``prod(shape) * itemsize``."""
-        self._check()
-        return self.nbytes
+        return _live(self).nbytes
 
     @property
     def format(self):
         """The format string, as given."""
-        self._check()
-        return self._fmt
+        return _live(self)._fmt
 
     @property
     def size(self):
         """Number of items."""
-        self._check()
-        return self.nbytes // self.itemsize
+        return _live(self).nbytes // self.itemsize
 
     @property
     def readonly(self):
-        self._check()
-        return bool(self._readonly)
+        return bool(_live(self)._readonly)
 
     @property
     def c_contiguous(self):
-        self._check()
-        return bool(self._c_contig)
+        return bool(_live(self)._c_contig)
 
     @property
     def f_contiguous(self):
-        self._check()
-        return bool(self._f_contig)
+        return bool(_live(self)._f_contig)
 
     @property
     def contiguous(self):
         """C- or Fortran-contiguous."""
-        self._check()
-        return bool(self._c_contig or self._f_contig)
+        return bool(_live(self)._c_contig or self._f_contig)
 
     @property
     def address(self):
         """Address of the first item, an int."""
-        self._check()
-        return <uintptr_t>self.data
+        return <uintptr_t>_live(self).data
 
     @property
     def base(self):
         """The exporter this Buffer views, or ``None`` when it owns its memory."""
-        self._check()
-        return self._base
+        return _live(self)._base
 
     @property
     def exports(self):
@@ -1438,7 +1432,7 @@ cdef Buffer _over(object owner, char *data, int ndim, const Py_ssize_t *shape,
     for i in range(ndim):
         if shape[i] < 0:
             raise ValueError(f"negative dimension {shape[i]} in shape "
-                             f"{tuple([shape[j] for j in range(ndim)])}")
+                             f"{_as_tuple(ndim, shape)}")
     nbytes = _checked_nbytes(ndim, shape, itemsize)
     if data == NULL and nbytes:
         raise ValueError(f"address 0 (NULL) cannot hold {nbytes} bytes")

@@ -91,7 +91,6 @@ cdef extern from "_simd.h":
     bint pybuf_worker_running() nogil
     void pybuf_stream_fill(char *dst, size_t n, const char *item,
                            size_t itemsize) nogil
-    bint pybuf_little_endian() nogil
     ctypedef struct pybuf_simd_table:
         const char *name
         double (*sum_f64)(const double *p, Py_ssize_t n, bint nta) noexcept nogil
@@ -123,8 +122,6 @@ cdef extern from "_simd.h":
     size_t pybuf_cache_size(int level) nogil
     size_t pybuf_default_stream_bytes() nogil
 
-
-cdef bint LITTLE = pybuf_little_endian()
 
 # Copies, fills and conversions whose destination has at least this many
 # bytes write it with non-temporal stores, and reductions of that many
