@@ -38,7 +38,8 @@ MODULES = ["_items", "_layout", "_alloc", "buffer", "kernels", "_ops", "_dlpack"
 C_SOURCES = {"kernels": ["pybuf/_simd.c"]}
 C_DEPENDS = {"kernels": ["pybuf/_simd.h", "pybuf/_simd_isa.h",
                          "pybuf/_floatconv.h"],
-             # _memory.h: also through _layout.pxd, cimported by buffer, _ops
+             # _memory.h: also through _layout.pxd, cimported by buffer, _ops;
+             # _dlpack.h through _dlpack_c.pxd
              "_layout": ["pybuf/_memory.h"],
              "_alloc": ["pybuf/_memory.h"],
              "buffer": ["pybuf/_memory.h", "pybuf/_build.h", "pybuf/_dlpack.h"],

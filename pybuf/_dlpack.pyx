@@ -12,10 +12,9 @@ Ownership, as the DLPack standard sets it:
   it no longer needs the memory.  Here that is when the Buffer (and every
   view and export of it) is gone.
 """
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-
 from pybuf._types cimport MAX_NDIM
 from pybuf.buffer cimport Buffer, from_memory
+from pybuf._dlpack_c cimport *
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -23,52 +22,6 @@ cdef extern from "Python.h":
     void *PyCapsule_GetPointer(object capsule, const char *name) except? NULL
     const char *PyCapsule_GetName(object capsule) except? NULL
     int PyCapsule_SetName(object capsule, const char *name) except -1
-
-
-# DLPack's structs: pybuf/_dlpack.h (which also makes the capsules of
-# Buffer.__dlpack__, in pybuf.buffer).
-cdef extern from "_dlpack.h":
-    enum:
-        DLPACK_MAJOR "PYBUF_DLPACK_MAJOR"
-        DLPACK_MINOR "PYBUF_DLPACK_MINOR"
-    # DLDeviceType: the CPU and the device types whose memory the CPU can read.
-    enum:
-        kDLCPU, kDLCUDAHost, kDLROCMHost, kDLCUDAManaged
-    # DLDataTypeCode
-    enum:
-        kDLInt, kDLUInt, kDLFloat, kDLOpaqueHandle, kDLBfloat, kDLComplex, kDLBool
-    const uint64_t FLAG_READ_ONLY "PYBUF_DLPACK_READ_ONLY"
-    const char *NAME "PYBUF_DLPACK_NAME"
-    const char *USED_NAME "PYBUF_DLPACK_USED_NAME"
-    const char *VNAME "PYBUF_DLPACK_VNAME"
-    const char *USED_VNAME "PYBUF_DLPACK_USED_VNAME"
-
-    ctypedef struct DLDevice:
-        int32_t device_type
-        int32_t device_id
-    ctypedef struct DLDataType:
-        uint8_t code
-        uint8_t bits
-        uint16_t lanes
-    ctypedef struct DLTensor:
-        void *data
-        DLDevice device
-        int32_t ndim
-        DLDataType dtype
-        int64_t *shape
-        int64_t *strides
-        uint64_t byte_offset
-    ctypedef struct DLManagedTensor:
-        DLTensor dl_tensor
-        void (*deleter)(DLManagedTensor *) noexcept nogil
-    ctypedef struct DLPackVersion:
-        uint32_t major
-        uint32_t minor
-    ctypedef struct DLManagedTensorVersioned:
-        DLPackVersion version
-        void (*deleter)(DLManagedTensorVersioned *) noexcept nogil
-        uint64_t flags
-        DLTensor dl_tensor
 
 
 # (DLDataTypeCode, bits) -> format of the Buffer a consumer gets.

@@ -7,6 +7,7 @@
 from cpython.long cimport (PyLong_AsSsize_t, PyLong_CheckExact,
                            PyLong_AsLongAndOverflow)
 from cpython.number cimport PyIndex_Check, PyNumber_Index
+cimport cpython.buffer as pb
 
 from pybuf._types cimport MAX_NDIM
 
@@ -128,6 +129,72 @@ cdef inline bint _is_contig(int ndim, const Py_ssize_t *shape,
     return True
 
 
+
+# PEP 3118 requests: what a layout can be exported as.  A composite flag
+# such as PyBUF_C_CONTIGUOUS holds the bits of PyBUF_STRIDES and PyBUF_ND.
+cdef enum:
+    # every bit a request may hold (PyBUF_READ, PyBUF_WRITE are not)
+    _REQUEST_BITS = (pb.PyBUF_WRITABLE | pb.PyBUF_FORMAT | pb.PyBUF_INDIRECT |
+                     pb.PyBUF_C_CONTIGUOUS | pb.PyBUF_F_CONTIGUOUS |
+                     pb.PyBUF_ANY_CONTIGUOUS)
+    # the bits of a composite beyond those of PyBUF_ND, PyBUF_STRIDES
+    _STRIDES_ONLY = pb.PyBUF_STRIDES & ~pb.PyBUF_ND
+    _BEYOND_STRIDES = (pb.PyBUF_INDIRECT | pb.PyBUF_C_CONTIGUOUS |
+                       pb.PyBUF_F_CONTIGUOUS |
+                       pb.PyBUF_ANY_CONTIGUOUS) & ~pb.PyBUF_STRIDES
+
+
+cdef inline int _check_flags(int flags) except -1:
+    """BufferError unless ``flags`` is a buffer request: known bits only,
+    and each composite whole."""
+    if (flags & ~_REQUEST_BITS) or \
+            ((flags & _STRIDES_ONLY) and not (flags & pb.PyBUF_ND)) or \
+            ((flags & _BEYOND_STRIDES) and
+             (flags & pb.PyBUF_STRIDES) != pb.PyBUF_STRIDES):
+        raise BufferError(
+            f"invalid buffer request flags {flags:#x} (PyBUF_READ and "
+            f"PyBUF_WRITE are for memoryviews, not for buffer requests)")
+    return 0
+
+
+cdef inline int _check_request(int flags, bint readonly, bint c_contig,
+                               bint f_contig, bint indirect) except -1:
+    """BufferError unless a layout (read-only or not, C- or F-contiguous
+    or neither, with suboffsets or not) can be exported for request
+    ``flags``, as CPython's reference exporter (Modules/_testbuffer.c)
+    decides."""
+    if (flags & pb.PyBUF_WRITABLE) and readonly:
+        raise BufferError("Buffer is read-only")
+    if (flags & pb.PyBUF_C_CONTIGUOUS) == pb.PyBUF_C_CONTIGUOUS and not c_contig:
+        raise BufferError("Buffer is not C-contiguous")
+    if (flags & pb.PyBUF_F_CONTIGUOUS) == pb.PyBUF_F_CONTIGUOUS and not f_contig:
+        raise BufferError("Buffer is not Fortran contiguous")
+    if (flags & pb.PyBUF_ANY_CONTIGUOUS) == pb.PyBUF_ANY_CONTIGUOUS and \
+            not (c_contig or f_contig):
+        raise BufferError("Buffer is not contiguous")
+    if (flags & pb.PyBUF_INDIRECT) != pb.PyBUF_INDIRECT and indirect:
+        raise BufferError("Buffer cannot be represented without suboffsets")
+    if (flags & pb.PyBUF_STRIDES) != pb.PyBUF_STRIDES and not c_contig:
+        raise BufferError("Buffer is not C-contiguous: the consumer must "
+                          "request strides (PyBUF_STRIDES)")
+    if (flags & pb.PyBUF_ND) != pb.PyBUF_ND and (flags & pb.PyBUF_FORMAT):
+        raise BufferError("a format cannot be given without a shape: "
+                          "PyBUF_FORMAT requires PyBUF_ND")
+    return 0
+
+
+# For memory that pybuf does not own (from_address, from_pointer, DLPack):
+# the ndim range, the shape, the size and, strides NULL meaning C-contiguous,
+# that the strides (copied to ``out``) stay inside the address space.
+# Returns nbytes.
+cdef Py_ssize_t _check_memory(char *data, int ndim, const Py_ssize_t *shape,
+                              const Py_ssize_t *strides, Py_ssize_t itemsize,
+                              Py_ssize_t *out) except -1
+# An address from Python (an int, 0 to the largest pointer).
+cdef char *_parse_address(object address) except? NULL
+# ``strides`` from Python (None, an int or a sequence of ndim ints) into
+# ``out``; False when None.
+cdef bint _parse_strides(object strides, int ndim, Py_ssize_t *out) except -1
 # ``n`` C integers (a shape, strides) as a tuple of ints.
 cdef tuple _as_tuple(int n, const Py_ssize_t *p)
 # Lowest and one-past-highest byte a direct layout at ``data`` touches.

@@ -5,9 +5,87 @@ without a copy.  Pointers, shapes and strides only: no Buffer.  The
 private pybuf/_layout.pxd declares these and defines the helpers that every
 constructor runs (inline, so that ``empty`` pays no call between modules).
 """
-from cpython.number cimport PyIndex_Check, PyNumber_Index
+from libc.stdint cimport uintptr_t
+from libc.string cimport memcpy
 
-from pybuf._types cimport MAX_NDIM
+cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+
+cdef Py_ssize_t _check_memory(char *data, int ndim, const Py_ssize_t *shape,
+                              const Py_ssize_t *strides, Py_ssize_t itemsize,
+                              Py_ssize_t *out) except -1:
+    """Check a layout of memory that pybuf does not own (see _layout.pxd)
+    and copy its strides to ``out``; return nbytes."""
+    cdef Py_ssize_t nbytes, span, lo = 0, hi = 0
+    cdef int i
+    if ndim < 0 or ndim > MAX_NDIM:
+        raise ValueError(f"cannot describe memory with ndim {ndim} (0 to "
+                         f"{MAX_NDIM} dimensions)")
+    for i in range(ndim):
+        if shape[i] < 0:
+            raise ValueError(f"negative dimension {shape[i]} in shape "
+                             f"{_as_tuple(ndim, shape)}")
+    nbytes = _checked_nbytes(ndim, shape, itemsize)
+    if data == NULL and nbytes:
+        raise ValueError(f"address 0 (NULL) cannot hold {nbytes} bytes")
+    if strides == NULL:
+        _fill_strides(ndim, shape, out, itemsize, c'C')
+    elif ndim:
+        memcpy(out, strides, ndim * sizeof(Py_ssize_t))
+    if nbytes:
+        # The lowest and highest byte addressed, relative to ``data``.
+        for i in range(ndim):
+            if pybuf_mul_overflow(shape[i] - 1, out[i], &span) or \
+                    (span < 0 and lo < -PY_SSIZE_T_MAX - span) or \
+                    (span > 0 and hi > PY_SSIZE_T_MAX - span):
+                raise OverflowError("the strides reach further than "
+                                    "Py_ssize_t can count")
+            if span < 0:
+                lo += span
+            else:
+                hi += span
+        if hi > PY_SSIZE_T_MAX - itemsize or \
+                <uintptr_t>data < <uintptr_t>(-lo) or \
+                <uintptr_t>data > <uintptr_t>-1 - <uintptr_t>(hi + itemsize):
+            raise ValueError(f"the layout at address {<uintptr_t>data:#x} "
+                             f"reaches outside the address space")
+    return nbytes
+
+
+cdef char *_parse_address(object address) except? NULL:
+    """An address from Python: TypeError for a non-integer, ValueError if
+    negative, OverflowError if it does not fit in a pointer."""
+    cdef uintptr_t addr
+    if not PyIndex_Check(address):
+        raise TypeError(f"address must be an int, not {type(address).__name__}")
+    address = PyNumber_Index(address)
+    if address < 0:
+        raise ValueError(f"address must not be negative, got {address}")
+    try:
+        addr = address
+    except OverflowError:
+        raise OverflowError(f"address {address:#x} does not fit in a "
+                            f"pointer") from None
+    return <char *>addr
+
+
+cdef bint _parse_strides(object strides, int ndim, Py_ssize_t *out) except -1:
+    """``strides`` (None, an int or a sequence of ``ndim`` ints) into
+    ``out``; False when None."""
+    cdef int i
+    if strides is None:
+        return False
+    strides = (strides,) if PyIndex_Check(strides) else tuple(strides)
+    if len(strides) != ndim:
+        raise ValueError(f"{len(strides)} strides given for {ndim} "
+                         f"dimension(s)")
+    for i in range(ndim):
+        if not PyIndex_Check(strides[i]):
+            raise TypeError(f"strides must be ints, got "
+                            f"{type(strides[i]).__name__}")
+        out[i] = PyNumber_AsSsize_t(strides[i], OverflowError)
+    return True
 
 
 cdef tuple _as_tuple(int n, const Py_ssize_t *p):

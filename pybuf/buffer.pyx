@@ -23,8 +23,11 @@ from pybuf._types cimport *
 from pybuf._layout cimport (_parse_shape, _checked_nbytes, _parse_order,
                             _parse_align, _infer_shape, _fill_strides,
                             _is_contig, _extent, _first_direct,
-                            _nocopy_strides, _as_tuple, pybuf_mul_overflow)
+                            _nocopy_strides, _as_tuple, _check_flags,
+                            _check_request, _check_memory, _parse_address,
+                            _parse_strides)
 from pybuf._alloc cimport _alloc_block, _free_block
+from pybuf._dlpack_c cimport _dlpack_export
 from pybuf.kernels cimport copy_items, fill_items, format_type
 from pybuf._items cimport (_format_entry, _foreign_entry, _has_objects,
                            _object_error, _unpack_native, _pack_native,
@@ -49,29 +52,10 @@ def _bind_ops(copyto, equal):
     _equal_by_value = equal
 
 cdef extern from "Python.h":
-    const Py_ssize_t PY_SSIZE_T_MAX
-    Py_ssize_t PyNumber_AsSsize_t(object o, object exc) except? -1
     int PySlice_Unpack(object slice, Py_ssize_t *start, Py_ssize_t *stop,
                        Py_ssize_t *step) except -1
     Py_ssize_t PySlice_AdjustIndices(Py_ssize_t length, Py_ssize_t *start,
                                      Py_ssize_t *stop, Py_ssize_t step)
-
-# DLPack export (Buffer.__dlpack__): pybuf/_dlpack.h, whose structs
-# pybuf._dlpack reads capsules with.
-cdef extern from "_dlpack.h":
-    ctypedef struct DLDataType:
-        uint8_t code
-        uint8_t bits
-        uint16_t lanes
-    enum:
-        kDLCPU, kDLInt, kDLUInt, kDLFloat, kDLComplex, kDLBool
-    const uint64_t PYBUF_DLPACK_READ_ONLY
-    const uint64_t PYBUF_DLPACK_IS_COPIED
-    bint pybuf_dlpack_describable(int ndim, const Py_ssize_t *strides,
-                                  const Py_ssize_t *suboffsets,
-                                  Py_ssize_t itemsize) noexcept
-    object pybuf_dlpack_capsule(object exporter, DLDataType dtype,
-                                bint versioned, uint64_t flags)
 
 cdef extern from "_build.h":
     const bint PYBUF_DEBUG_BUILD        # a PYBUF_DEBUG=1 build
@@ -79,29 +63,11 @@ cdef extern from "_build.h":
 cdef extern from "Python.h":
     void Py_FatalError(const char *message)
 
-# Request-flag bits (PEP 3118).  A composite such as PyBUF_C_CONTIGUOUS
-# includes the bits of PyBUF_STRIDES and PyBUF_ND.
 cdef enum:
-    F_WRITABLE = 0x0001
-    F_FORMAT = 0x0004
-    F_ND = 0x0008
-    F_STRIDES = 0x0018
-    F_C_CONTIGUOUS = 0x0038
-    F_F_CONTIGUOUS = 0x0058
-    F_ANY_CONTIGUOUS = 0x0098
-    F_INDIRECT = 0x0118
-    F_KNOWN_BITS = 0x01FD
     DEF_ALIGN = 64
 
 #: The alignment of owned memory when none is given (``python -m pybuf info``).
 DEFAULT_ALIGN = DEF_ALIGN
-
-
-assert (F_WRITABLE, F_FORMAT, F_ND, F_STRIDES, F_C_CONTIGUOUS, F_F_CONTIGUOUS,
-        F_ANY_CONTIGUOUS, F_INDIRECT) == (
-    pb.PyBUF_WRITABLE, pb.PyBUF_FORMAT, pb.PyBUF_ND, pb.PyBUF_STRIDES,
-    pb.PyBUF_C_CONTIGUOUS, pb.PyBUF_F_CONTIGUOUS, pb.PyBUF_ANY_CONTIGUOUS,
-    pb.PyBUF_INDIRECT), "request flag values differ from CPython's"
 
 # Kernel types that double does not hold exactly.
 _WIDE_INTS = (TYPE_INT64, TYPE_UINT64)
@@ -244,43 +210,26 @@ cdef class Buffer:
     def __getbuffer__(self, Py_buffer *view, int flags):
         # Mirrors CPython's reference exporter (Modules/_testbuffer.c):
         # every field the consumer did not ask for is NULL.
-        if (flags & ~F_KNOWN_BITS) or ((flags & 0x10) and not (flags & F_ND)) \
-                or ((flags & 0x1E0) and (flags & F_STRIDES) != F_STRIDES):
-            raise BufferError(
-                f"invalid buffer request flags {flags:#x} (PyBUF_READ and "
-                f"PyBUF_WRITE are for memoryviews, not for buffer requests)")
+        _check_flags(flags)
         self._check()
-        if (flags & F_WRITABLE) and self._readonly:
-            raise BufferError("Buffer is read-only")
-        if (flags & F_C_CONTIGUOUS) == F_C_CONTIGUOUS and not self._c_contig:
-            raise BufferError("Buffer is not C-contiguous")
-        if (flags & F_F_CONTIGUOUS) == F_F_CONTIGUOUS and not self._f_contig:
-            raise BufferError("Buffer is not Fortran contiguous")
-        if (flags & F_ANY_CONTIGUOUS) == F_ANY_CONTIGUOUS and \
-                not (self._c_contig or self._f_contig):
-            raise BufferError("Buffer is not contiguous")
-        if (flags & F_INDIRECT) != F_INDIRECT and self._suboffsets != NULL:
-            raise BufferError("Buffer cannot be represented without suboffsets")
-        if (flags & F_STRIDES) != F_STRIDES and not self._c_contig:
-            raise BufferError("Buffer is not C-contiguous: the consumer must "
-                              "request strides (PyBUF_STRIDES)")
-        if (flags & F_ND) != F_ND and (flags & F_FORMAT):
-            raise BufferError("a format cannot be given without a shape: "
-                              "PyBUF_FORMAT requires PyBUF_ND")
+        _check_request(flags, self._readonly, self._c_contig, self._f_contig,
+                       self._suboffsets != NULL)
         view.buf = self.data
         view.len = self.nbytes
         view.readonly = self._readonly
         view.itemsize = self.itemsize
-        view.format = PyBytes_AS_STRING(self._format) if flags & F_FORMAT else NULL
-        if (flags & F_ND) == F_ND:
+        view.format = NULL
+        if flags & pb.PyBUF_FORMAT:
+            view.format = PyBytes_AS_STRING(self._format)
+        view.ndim = 1
+        view.shape = view.strides = view.suboffsets = NULL
+        if (flags & pb.PyBUF_ND) == pb.PyBUF_ND:
             view.ndim = self.ndim
             view.shape = self._shape
-            view.strides = self._strides if (flags & F_STRIDES) == F_STRIDES else NULL
-        else:
-            view.ndim = 1
-            view.shape = NULL
-            view.strides = NULL
-        view.suboffsets = self._suboffsets if (flags & F_INDIRECT) == F_INDIRECT else NULL
+        if (flags & pb.PyBUF_STRIDES) == pb.PyBUF_STRIDES:
+            view.strides = self._strides
+        if (flags & pb.PyBUF_INDIRECT) == pb.PyBUF_INDIRECT:
+            view.suboffsets = self._suboffsets
         view.internal = NULL
         view.obj = self
         self._exports += 1
@@ -762,9 +711,16 @@ cdef class Buffer:
         released or resized while the consumer lives.  A capsule that is
         never consumed gives the export back when it is collected.
         """
+        cdef bint swapped
+        cdef int t
         self._pin()                 # the arguments may run user code
         try:
-            return _to_dlpack(self, stream, max_version, dl_device, copy)
+            t = format_type(PyBytes_AS_STRING(self._format), self.itemsize,
+                            &swapped)
+            return _dlpack_export(self, t, swapped, self._fmt, self.itemsize,
+                                  self.ndim, self._strides, self._suboffsets,
+                                  self._readonly, stream, max_version,
+                                  dl_device, copy)
         finally:
             self._unpin()
 
@@ -814,74 +770,6 @@ cdef object _reduce(Buffer b, object protocol):
     # The last True: writability follows the frame (see _rebuild).
     return _rebuild, (PickleBuffer(src), b._fmt, b.shape, order,
                       bool(b._readonly), True)
-
-
-cdef int _dlpack_code(int t) noexcept nogil:
-    """The DLDataTypeCode of items of TypeId ``t`` (-1: DLPack has none)."""
-    if t == TYPE_BOOL:
-        return kDLBool
-    if t == TYPE_INT8 or t == TYPE_INT16 or t == TYPE_INT32 or t == TYPE_INT64:
-        return kDLInt
-    if t == TYPE_UINT8 or t == TYPE_UINT16 or t == TYPE_UINT32 or \
-            t == TYPE_UINT64:
-        return kDLUInt
-    if t == TYPE_FLOAT16 or t == TYPE_FLOAT32 or t == TYPE_FLOAT64:
-        return kDLFloat
-    if t == TYPE_COMPLEX64 or t == TYPE_COMPLEX128:
-        return kDLComplex
-    return -1
-
-
-cdef object _to_dlpack(Buffer b, object stream, object max_version,
-                       object dl_device, object copy):
-    """Buffer.__dlpack__ for a pinned Buffer."""
-    cdef DLDataType dtype
-    cdef bint versioned = False, copied = False, swapped
-    cdef int code
-    if stream is not None:
-        raise BufferError(f"stream must be None for CPU memory, not {stream!r}")
-    if dl_device is not None and tuple(dl_device) != (kDLCPU, 0):
-        raise BufferError(f"a Buffer cannot be exported to device "
-                          f"{tuple(dl_device)}: only (1, 0) (kDLCPU)")
-    if max_version is not None:
-        try:
-            major, minor = max_version
-            major = PyNumber_Index(major)
-            PyNumber_Index(minor)
-        except (TypeError, ValueError):
-            raise TypeError(f"max_version must be a (major, minor) tuple, not "
-                            f"{max_version!r}") from None
-        versioned = major >= 1
-    if copy is not None and copy is not True and copy is not False:
-        raise TypeError(f"copy must be True, False or None, not {copy!r}")
-    # The item model's reading of the format (before any copy: a bad format
-    # is bad anyway), so that every spelling of the same items ("i", "1i",
-    # "=i", " i", "<i" on a little-endian machine) has the same type.
-    code = _dlpack_code(format_type(PyBytes_AS_STRING(b._format), b.itemsize,
-                                    &swapped))
-    if code < 0 or swapped:
-        raise BufferError(f"format {b._fmt!r} has no DLPack data type (DLPack "
-                          f"takes native bool, int, uint, float and complex "
-                          f"items)")
-    dtype.code = <uint8_t>code
-    dtype.bits = <uint8_t>(8 * b.itemsize)
-    dtype.lanes = 1
-    if copy is True or (copy is None and not pybuf_dlpack_describable(
-            b.ndim, b._strides, b._suboffsets, b.itemsize)):
-        b = b.copy()
-        copied = True
-    elif not pybuf_dlpack_describable(b.ndim, b._strides, b._suboffsets,
-                                      b.itemsize):
-        raise BufferError("copy=False, but this Buffer's layout cannot be "
-                          "described in DLPack without a copy (suboffsets or "
-                          "strides that are not whole items)")
-    if b._readonly and not versioned:
-        raise BufferError("a read-only Buffer cannot be exported as a legacy "
-                          "DLPack capsule, which cannot say read-only: ask for "
-                          "max_version=(1, 0), or copy=True")
-    return pybuf_dlpack_capsule(b, dtype, versioned,
-                                (PYBUF_DLPACK_READ_ONLY if b._readonly else 0) |
-                                (PYBUF_DLPACK_IS_COPIED if copied else 0))
 
 
 # --------------------------------------------------------------------------
@@ -1423,41 +1311,12 @@ cdef Buffer _over(object owner, char *data, int ndim, const Py_ssize_t *shape,
     valid (from_memory, from_pointer, from_address).  Checks the layout
     (strides NULL: C-contiguous) and that it fits in the address space."""
     cdef Buffer v = Buffer.__new__(Buffer)
-    cdef Py_ssize_t itemsize = entry[2]
-    cdef Py_ssize_t nbytes, span, lo = 0, hi = 0
-    cdef int i
-    if ndim < 0 or ndim > MAX_NDIM:
-        raise ValueError(f"cannot describe memory with ndim {ndim} (0 to "
-                         f"{MAX_NDIM} dimensions)")
-    for i in range(ndim):
-        if shape[i] < 0:
-            raise ValueError(f"negative dimension {shape[i]} in shape "
-                             f"{_as_tuple(ndim, shape)}")
-    nbytes = _checked_nbytes(ndim, shape, itemsize)
-    if data == NULL and nbytes:
-        raise ValueError(f"address 0 (NULL) cannot hold {nbytes} bytes")
+    cdef Py_ssize_t steps[MAX_NDIM]
+    cdef Py_ssize_t nbytes = _check_memory(data, ndim, shape, strides,
+                                           entry[2], steps)
     _set_dims(v, ndim, shape)
-    if strides == NULL:
-        _fill_strides(ndim, shape, v._strides, itemsize, c'C')
-    elif ndim:
-        memcpy(v._strides, strides, ndim * sizeof(Py_ssize_t))
-    if nbytes:
-        # The lowest and highest byte addressed, relative to ``data``.
-        for i in range(ndim):
-            if pybuf_mul_overflow(shape[i] - 1, v._strides[i], &span) or \
-                    (span < 0 and lo < -PY_SSIZE_T_MAX - span) or \
-                    (span > 0 and hi > PY_SSIZE_T_MAX - span):
-                raise OverflowError("the strides reach further than "
-                                    "Py_ssize_t can count")
-            if span < 0:
-                lo += span
-            else:
-                hi += span
-        if hi > PY_SSIZE_T_MAX - itemsize or \
-                <uintptr_t>data < <uintptr_t>(-lo) or \
-                <uintptr_t>data > <uintptr_t>-1 - <uintptr_t>(hi + itemsize):
-            raise ValueError(f"the layout at address {<uintptr_t>data:#x} "
-                             f"reaches outside the address space")
+    if ndim:
+        memcpy(v._strides, steps, ndim * sizeof(Py_ssize_t))
     v.data = data
     v._fmt, v._format, v.itemsize, v._code, v._parsed = entry
     v.nbytes = nbytes
@@ -1565,31 +1424,10 @@ def from_address(address, shape, format="B", *, owner, readonly=False,
     cdef Py_ssize_t dims[MAX_NDIM]
     cdef Py_ssize_t steps[MAX_NDIM]
     cdef int ndim = _parse_shape(shape, dims)
-    cdef int i
     cdef tuple entry = _format_entry(format)
-    cdef uintptr_t addr
-    if not PyIndex_Check(address):
-        raise TypeError(f"address must be an int, not {type(address).__name__}")
-    address = PyNumber_Index(address)
-    if address < 0:
-        raise ValueError(f"address must not be negative, got {address}")
-    try:
-        addr = address
-    except OverflowError:
-        raise OverflowError(f"address {address:#x} does not fit in a "
-                            f"pointer") from None
-    if strides is not None:
-        strides = (strides,) if PyIndex_Check(strides) else tuple(strides)
-        if len(strides) != ndim:
-            raise ValueError(f"{len(strides)} strides given for {ndim} "
-                             f"dimension(s)")
-        for i in range(ndim):
-            if not PyIndex_Check(strides[i]):
-                raise TypeError(f"strides must be ints, got "
-                                f"{type(strides[i]).__name__}")
-            steps[i] = PyNumber_AsSsize_t(strides[i], OverflowError)
-    return _over(owner, <char *>addr, ndim, dims,
-                 steps if strides is not None else NULL, entry,
+    cdef char *data = _parse_address(address)
+    cdef bint given = _parse_strides(strides, ndim, steps)
+    return _over(owner, data, ndim, dims, steps if given else NULL, entry,
                  bool(readonly))
 
 
