@@ -1,8 +1,11 @@
 """pybuf's allocator: the blocks Buffers own, their two caches and their
-counters (:func:`pybuf.memory_info`, :func:`pybuf.trim`).  Below
-pybuf.buffer, which cimports _alloc_block and _free_block (declared in the
-private pybuf/_alloc.pxd) and re-exports memory_info and trim.
+counters (:func:`pybuf.memory_info`, :func:`pybuf.trim`), and the owner
+object of memory that C code hands over (``from_pointer``).  Below
+pybuf.buffer, which cimports _alloc_block, _free_block and _owner_of
+(declared in the private pybuf/_alloc.pxd) and re-exports memory_info and
+trim.
 """
+cimport cython
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
@@ -236,3 +239,29 @@ def _cache_limits():
 if _os.environ.get("PYBUF_NO_CACHE", "") not in ("", "0"):
     _set_caching(False, False)
 
+
+@cython.final
+cdef class _Deleter:
+    """The owner of memory handed over by :c:func:`from_pointer`: calls the
+    deleter, once, when it is collected, which is when the Buffer over the
+    memory is (or is released)."""
+    cdef void (*deleter)(void *ctx) noexcept nogil
+    cdef void *ctx
+
+    def __dealloc__(self):
+        # The GIL is held here, as in every deallocation.
+        if self.deleter != NULL:
+            self.deleter(self.ctx)
+            self.deleter = NULL
+
+    def __repr__(self):
+        return "<memory owned by C code, freed by its deleter>"
+
+
+cdef object _owner_of(void (*deleter)(void *ctx) noexcept nogil, void *ctx):
+    """An object that calls ``deleter(ctx)`` once, when it is collected
+    (``deleter`` may be NULL)."""
+    cdef _Deleter owner = _Deleter.__new__(_Deleter)
+    owner.deleter = deleter
+    owner.ctx = ctx
+    return owner

@@ -26,7 +26,7 @@ from pybuf._layout cimport (_parse_shape, _checked_nbytes, _parse_order,
                             _nocopy_strides, _as_tuple, _check_flags,
                             _check_request, _check_memory, _parse_address,
                             _parse_strides)
-from pybuf._alloc cimport _alloc_block, _free_block
+from pybuf._alloc cimport _alloc_block, _free_block, _owner_of
 from pybuf._dlpack_c cimport _dlpack_export
 from pybuf.kernels cimport copy_items, fill_items, format_type
 from pybuf._items cimport (_format_entry, _foreign_entry, _has_objects,
@@ -1326,24 +1326,6 @@ cdef Buffer _over(object owner, char *data, int ndim, const Py_ssize_t *shape,
     return v
 
 
-@cython.final
-cdef class _Deleter:
-    """The owner of memory handed over by :c:func:`from_pointer`: calls the
-    deleter, once, when it is collected, which is when the Buffer over the
-    memory is (or is released)."""
-    cdef void (*deleter)(void *ctx) noexcept nogil
-    cdef void *ctx
-
-    def __dealloc__(self):
-        # The GIL is held here, as in every deallocation.
-        if self.deleter != NULL:
-            self.deleter(self.ctx)
-            self.deleter = NULL
-
-    def __repr__(self):
-        return "<memory owned by C code, freed by its deleter>"
-
-
 cdef Buffer from_pointer(char *data, int ndim, const Py_ssize_t *shape,
                          const Py_ssize_t *strides, const char *format,
                          Py_ssize_t itemsize, bint readonly,
@@ -1360,9 +1342,7 @@ cdef Buffer from_pointer(char *data, int ndim, const Py_ssize_t *shape,
     ``"B"``) must be one :func:`pybuf.parse_format` reads, of size
     ``itemsize``.  Nothing is copied.
     """
-    cdef _Deleter owner = _Deleter.__new__(_Deleter)
-    owner.deleter = deleter
-    owner.ctx = ctx
+    cdef object owner = _owner_of(deleter, ctx)
     fmt = "B" if format == NULL else (<bytes>format).decode("ascii", "replace")
     cdef tuple entry = _format_entry(fmt)
     if entry[2] != itemsize:
