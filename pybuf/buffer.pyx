@@ -19,7 +19,7 @@ from libc.stdint cimport uintptr_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
-from pybuf._types cimport *
+from pybuf._types cimport MAX_NDIM, TYPE_INT64, TYPE_UINT64
 from pybuf._layout cimport (_parse_shape, _checked_nbytes, _parse_order,
                             _parse_align, _infer_shape, _fill_strides,
                             _is_contig, _extent, _first_direct,
