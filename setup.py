@@ -31,16 +31,22 @@ if os.name == "posix":
     extra_compile_args.append("-pthread")
     extra_link_args.append("-pthread")
 
-MODULES = ["_items", "buffer", "kernels", "_ops", "_dlpack", "_introspect",
-           "_tuning"]
+MODULES = ["_items", "_layout", "_alloc", "buffer", "kernels", "_ops", "_dlpack",
+           "_introspect", "_tuning"]
 # pybuf's hand-written C lives beside the .pyx files in pybuf/ (no .pyx
 # holds C in a verbatim string): the C files compiled into a module, and the
 # headers it reads (a change to one rebuilds the module).
 C_SOURCES = {"kernels": ["pybuf/_simd.c"]}
 C_DEPENDS = {"kernels": ["pybuf/_simd.h", "pybuf/_simd_isa.h",
                          "pybuf/_floatconv.h"],
-             "_tuning": ["pybuf/_simd.h"], "_ops": ["pybuf/_simd.h"],
-             "buffer": ["pybuf/_memory.h", "pybuf/_build.h"],
+             # _memory.h: also through _layout.pxd, cimported by buffer, _ops;
+             # _dlpack.h through _dlpack_c.pxd
+             "_tuning": ["pybuf/_simd.h"],
+             "_ops": ["pybuf/_simd.h", "pybuf/_memory.h"],
+             "_layout": ["pybuf/_memory.h"],
+             "_alloc": ["pybuf/_memory.h"],
+             "buffer": ["pybuf/_memory.h", "pybuf/_build.h", "pybuf/_dlpack.h"],
+             "_dlpack": ["pybuf/_dlpack.h"],
              "_introspect": ["pybuf/_build.h"]}
 
 extensions = [

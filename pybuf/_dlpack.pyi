@@ -1,5 +1,6 @@
-"""Type stubs for pybuf._dlpack (DLPack capsules for Buffer)."""
-from typing import Any, Optional, Tuple
+"""Type stubs for pybuf._dlpack (DLPack import; the export is
+Buffer.__dlpack__)."""
+from typing import Any
 
 from pybuf.buffer import Buffer
 
@@ -9,7 +10,4 @@ class DLPackOwner:
     @property
     def producer_type(self) -> str: ...
 
-def to_dlpack(b: Buffer, stream: Any, max_version: Optional[Tuple[int, int]],
-              dl_device: Optional[Tuple[int, int]],
-              copy: Optional[bool]) -> Any: ...
 def from_dlpack(obj: Any) -> Buffer: ...

@@ -1,10 +1,7 @@
-"""DLPack exchange for Buffer: the C structs, capsule making and consuming.
-
-Producer side: :func:`to_dlpack` (behind ``Buffer.__dlpack__``) wraps a
-buffer export of the Buffer in a ``DLManagedTensor`` (legacy) or
-``DLManagedTensorVersioned`` (DLPack 1.x) and puts it in a capsule.
-Consumer side: :func:`from_dlpack` takes a capsule from any CPU producer
-(numpy, torch, pybuf) and returns a Buffer over the producer's memory.
+"""DLPack import: :func:`from_dlpack` takes a capsule from any CPU
+producer (numpy, torch, pybuf) and returns a Buffer over the producer's
+memory.  The export (``Buffer.__dlpack__``) sits below, in pybuf.buffer,
+and both read the structs of pybuf/_dlpack.h.
 
 Ownership, as the DLPack standard sets it:
 
@@ -14,125 +11,18 @@ Ownership, as the DLPack standard sets it:
   and from then on owns the tensor: it calls the deleter exactly once, when
   it no longer needs the memory.  Here that is when the Buffer (and every
   view and export of it) is gone.
-
-The structs follow the layout of ``dlpack.h`` (DLPack 1.0); they are
-declared here, not included, so the build needs no header.
 """
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_RECORDS_RO
-from cpython.ref cimport PyObject
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport malloc, free
-
 from pybuf._types cimport MAX_NDIM
 from pybuf.buffer cimport Buffer, from_memory
-
-import operator
-import sys
+from pybuf._dlpack_c cimport *
 
 cdef extern from "Python.h":
     const Py_ssize_t PY_SSIZE_T_MAX
-    int Py_IsInitialized() nogil
-    ctypedef void (*PyCapsule_Destructor)(PyObject *) noexcept
-    object PyCapsule_New(void *pointer, const char *name,
-                         PyCapsule_Destructor destructor)
-    bint PyCapsule_IsValid(PyObject *capsule, const char *name) noexcept
     bint PyCapsule_CheckExact(object o)
     void *PyCapsule_GetPointer(object capsule, const char *name) except? NULL
-    void *PyCapsule_GetPointerRaw "PyCapsule_GetPointer" (
-        PyObject *capsule, const char *name) noexcept
     const char *PyCapsule_GetName(object capsule) except? NULL
     int PyCapsule_SetName(object capsule, const char *name) except -1
-    void PyErr_WriteUnraisable(PyObject *obj)
 
-
-# --------------------------------------------------------------------------
-# dlpack.h, version 1.0
-
-cdef enum:
-    DLPACK_MAJOR = 1
-    DLPACK_MINOR = 0
-
-# DLDeviceType: the CPU and the device types whose memory the CPU can read.
-cdef enum:
-    kDLCPU = 1
-    kDLCUDAHost = 3
-    kDLROCMHost = 11
-    kDLCUDAManaged = 13
-
-# DLDataTypeCode
-cdef enum:
-    kDLInt = 0
-    kDLUInt = 1
-    kDLFloat = 2
-    kDLOpaqueHandle = 3
-    kDLBfloat = 4
-    kDLComplex = 5
-    kDLBool = 6
-
-cdef enum:
-    FLAG_READ_ONLY = 1        # DLPACK_FLAG_BITMASK_READ_ONLY
-    FLAG_IS_COPIED = 2        # DLPACK_FLAG_BITMASK_IS_COPIED
-
-cdef struct DLDevice:
-    int32_t device_type
-    int32_t device_id
-
-cdef struct DLDataType:
-    uint8_t code
-    uint8_t bits
-    uint16_t lanes
-
-cdef struct DLTensor:
-    void *data
-    DLDevice device
-    int32_t ndim
-    DLDataType dtype
-    int64_t *shape
-    int64_t *strides
-    uint64_t byte_offset
-
-cdef struct DLManagedTensor:
-    DLTensor dl_tensor
-    void *manager_ctx
-    void (*deleter)(DLManagedTensor *) noexcept nogil
-
-cdef struct DLPackVersion:
-    uint32_t major
-    uint32_t minor
-
-cdef struct DLManagedTensorVersioned:
-    DLPackVersion version
-    void *manager_ctx
-    void (*deleter)(DLManagedTensorVersioned *) noexcept nogil
-    uint64_t flags
-    DLTensor dl_tensor
-
-
-# What a capsule made here owns, in one malloc block: the managed tensor
-# (either kind), the buffer export that keeps the Buffer alive, and the
-# shape and strides arrays the tensor points at.
-cdef struct _Export:
-    DLManagedTensor legacy
-    DLManagedTensorVersioned versioned
-    Py_buffer view
-    int64_t dims[2 * MAX_NDIM]
-
-
-cdef const char *NAME = b"dltensor"
-cdef const char *USED_NAME = b"used_dltensor"
-cdef const char *VNAME = b"dltensor_versioned"
-cdef const char *USED_VNAME = b"used_dltensor_versioned"
-
-cdef str _NATIVE_ORDER = "<" if sys.byteorder == "little" else ">"
-
-# single-char format code -> DLDataTypeCode; the width is the itemsize.
-cdef dict _CODES = {
-    "?": kDLBool,
-    "b": kDLInt, "h": kDLInt, "i": kDLInt, "l": kDLInt, "q": kDLInt, "n": kDLInt,
-    "B": kDLUInt, "H": kDLUInt, "I": kDLUInt, "L": kDLUInt, "Q": kDLUInt, "N": kDLUInt,
-    "e": kDLFloat, "f": kDLFloat, "d": kDLFloat,
-    "Zf": kDLComplex, "Zd": kDLComplex,
-}
 
 # (DLDataTypeCode, bits) -> format of the Buffer a consumer gets.
 cdef dict _FORMATS = {
@@ -153,164 +43,6 @@ cdef dict _DEVICE_NAMES = {
     9: "VPI", 10: "ROCm", 11: "ROCm host", 12: "ExtDev", 13: "CUDA managed",
     14: "oneAPI", 15: "WebGPU", 16: "Hexagon", 17: "MAIA",
 }
-
-
-# --------------------------------------------------------------------------
-# producer
-
-cdef DLDataType _dtype_of(Buffer b) except *:
-    """The DLDataType of a Buffer's items; BufferError naming the format
-    when DLPack has no such type (structs, chars, pointers, byte-swapped).
-
-    Read from the Buffer's own reading of its format (its native code, else
-    its parsed Format), not from the string again: every spelling of the
-    same items (``"i"``, ``"1i"``, ``"@i"``, ``"=i"``, ``" i"``, ``"<i"``
-    on a little-endian machine) has the same type."""
-    cdef DLDataType t
-    fmt = b._fmt
-    code = None
-    if b._code:
-        code = chr(b._code)
-    elif b._parsed is not None and b._parsed._scalar() is not None and \
-            b._parsed.byteorder in ("|", _NATIVE_ORDER):
-        code = b._parsed.code
-    kind = _CODES.get(code)
-    if kind is None or b.itemsize > 32:
-        raise BufferError(f"format {fmt!r} has no DLPack data type (DLPack takes "
-                          f"native bool, int, uint, float and complex items)")
-    t.code = <uint8_t>kind
-    t.bits = <uint8_t>(8 * b.itemsize)
-    t.lanes = 1
-    return t
-
-
-cdef bint _describable(Buffer b):
-    """Whether DLPack can describe the layout: direct memory, strides in
-    whole items."""
-    cdef int i
-    if b._suboffsets != NULL:
-        return False
-    for i in range(b.ndim):
-        if b._strides[i] % b.itemsize:
-            return False
-    return True
-
-
-cdef void _release_export(_Export *e) noexcept nogil:
-    # Deleters may be called from any thread, with or without the GIL (torch
-    # frees tensors from its own threads); after interpreter shutdown the
-    # memory can only be leaked.
-    if not Py_IsInitialized():
-        return
-    with gil:
-        PyBuffer_Release(&e.view)
-    free(e)
-
-
-cdef void _delete_legacy(DLManagedTensor *m) noexcept nogil:
-    _release_export(<_Export *>m.manager_ctx)
-
-
-cdef void _delete_versioned(DLManagedTensorVersioned *m) noexcept nogil:
-    _release_export(<_Export *>m.manager_ctx)
-
-
-cdef void _capsule_destructor(PyObject *capsule) noexcept:
-    """Free a capsule's tensor if nobody consumed it (name unchanged).  A
-    consumed capsule's tensor belongs to its consumer: nothing to do."""
-    cdef DLManagedTensor *m
-    cdef DLManagedTensorVersioned *mv
-    if PyCapsule_IsValid(capsule, VNAME):
-        mv = <DLManagedTensorVersioned *>PyCapsule_GetPointerRaw(capsule, VNAME)
-        if mv.deleter != NULL:
-            mv.deleter(mv)
-    elif PyCapsule_IsValid(capsule, NAME):
-        m = <DLManagedTensor *>PyCapsule_GetPointerRaw(capsule, NAME)
-        if m.deleter != NULL:
-            m.deleter(m)
-
-
-def to_dlpack(Buffer b, stream, max_version, dl_device, copy):
-    """The capsule ``Buffer.__dlpack__`` returns (see its docstring)."""
-    cdef DLDataType dtype
-    cdef _Export *e
-    cdef DLTensor *t
-    cdef int i
-    cdef bint versioned
-    b._check()
-    if stream is not None:
-        raise BufferError(f"stream must be None for CPU memory, not {stream!r}")
-    if dl_device is not None:
-        if tuple(dl_device) != (kDLCPU, 0):
-            raise BufferError(f"a Buffer cannot be exported to device "
-                              f"{tuple(dl_device)}: only (1, 0) (kDLCPU)")
-    if max_version is None:
-        versioned = False
-    else:
-        try:
-            major, minor = max_version
-            major = operator.index(major)
-            operator.index(minor)
-        except (TypeError, ValueError):
-            raise TypeError(f"max_version must be a (major, minor) tuple, not "
-                            f"{max_version!r}") from None
-        versioned = major >= 1
-    if copy is not None and copy is not True and copy is not False:
-        raise TypeError(f"copy must be True, False or None, not {copy!r}")
-    dtype = _dtype_of(b)           # before any copy: a bad format is bad anyway
-    copied = False
-    if copy is True or (copy is None and not _describable(b)):
-        b = b.copy()
-        copied = True
-    elif not _describable(b):
-        raise BufferError("copy=False, but this Buffer's layout cannot be "
-                          "described in DLPack without a copy (suboffsets or "
-                          "strides that are not whole items)")
-    if b._readonly and not versioned:
-        raise BufferError("a read-only Buffer cannot be exported as a legacy "
-                          "DLPack capsule, which cannot say read-only: ask for "
-                          "max_version=(1, 0), or copy=True")
-
-    e = <_Export *>malloc(sizeof(_Export))
-    if e == NULL:
-        raise MemoryError()
-    try:
-        PyObject_GetBuffer(b, &e.view, PyBUF_RECORDS_RO)
-    except BaseException:
-        free(e)
-        raise
-    # From here on, e holds an export of b: the deleter gives it back.
-    t = &e.versioned.dl_tensor if versioned else &e.legacy.dl_tensor
-    t.data = e.view.buf
-    t.device.device_type = kDLCPU
-    t.device.device_id = 0
-    t.ndim = b.ndim
-    t.dtype = dtype
-    t.shape = &e.dims[0]
-    t.strides = &e.dims[MAX_NDIM]
-    t.byte_offset = 0
-    for i in range(b.ndim):
-        t.shape[i] = b._shape[i]
-        t.strides[i] = b._strides[i] // b.itemsize
-    if versioned:
-        e.versioned.version.major = DLPACK_MAJOR
-        e.versioned.version.minor = DLPACK_MINOR
-        e.versioned.manager_ctx = e
-        e.versioned.deleter = _delete_versioned
-        e.versioned.flags = ((FLAG_READ_ONLY if b._readonly else 0) |
-                             (FLAG_IS_COPIED if copied else 0))
-        try:
-            return PyCapsule_New(&e.versioned, VNAME, _capsule_destructor)
-        except BaseException:
-            _delete_versioned(&e.versioned)
-            raise
-    e.legacy.manager_ctx = e
-    e.legacy.deleter = _delete_legacy
-    try:
-        return PyCapsule_New(&e.legacy, NAME, _capsule_destructor)
-    except BaseException:
-        _delete_legacy(&e.legacy)
-        raise
 
 
 # --------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyObject_Check
 cimport cpython.buffer as pb
 from libc.stdint cimport uintptr_t
 
+from pybuf._layout cimport _as_tuple
+
 from pybuf.buffer import DEFAULT_ALIGN
 
 #: Every named buffer request, name -> flags, as CPython's headers define
@@ -65,11 +67,11 @@ def _request(obj, int flags):
                       else (<bytes>view.format).decode("ascii", "replace"),
             "ndim": view.ndim,
             "shape": None if view.shape == NULL
-                     else tuple([view.shape[i] for i in range(view.ndim)]),
+                     else _as_tuple(view.ndim, view.shape),
             "strides": None if view.strides == NULL
-                       else tuple([view.strides[i] for i in range(view.ndim)]),
+                       else _as_tuple(view.ndim, view.strides),
             "suboffsets": None if view.suboffsets == NULL
-                          else tuple([view.suboffsets[i] for i in range(view.ndim)]),
+                          else _as_tuple(view.ndim, view.suboffsets),
         }
     finally:
         PyBuffer_Release(&view)

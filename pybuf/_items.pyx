@@ -21,11 +21,8 @@ from pybuf._types cimport *
 from pybuf import formats as _formats
 
 cdef extern from "Python.h":
-    int PY_LITTLE_ENDIAN
     PyObject *_PY_TRUE "Py_True"
     PyObject *_PY_FALSE "Py_False"
-
-cdef bint LITTLE = PY_LITTLE_ENDIAN
 
 
 cdef Py_ssize_t _type_size(int t) noexcept nogil:
@@ -122,7 +119,7 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
         fmt += 1
     elif c == b'=':
         native = False
-        big = not LITTLE
+        big = not NATIVE_LITTLE
         fmt += 1
     elif c == b'<':
         native = False
@@ -132,7 +129,7 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
         big = True
         fmt += 1
     else:
-        big = not LITTLE
+        big = not NATIVE_LITTLE
     # the grammar of pybuf.formats: whitespace before the item and after
     # it, and a count of 1 is no count (" i", "1i", "=1i ")
     while _is_space(fmt[0]):
@@ -160,7 +157,7 @@ cdef int format_type(const char *fmt, Py_ssize_t itemsize,
         t = _code_type(c, native)
     if _type_size(t) != itemsize:          # TYPE_OPAQUE: size 0
         return TYPE_OPAQUE
-    swapped[0] = itemsize > 1 and big == LITTLE
+    swapped[0] = itemsize > 1 and big == NATIVE_LITTLE
     return t
 
 

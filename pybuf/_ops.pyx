@@ -23,6 +23,7 @@ from libc.string cimport memcpy, memmove, memset, memcmp
 from pybuf._types cimport *
 from pybuf._kernels_impl cimport *
 from pybuf._items cimport format_has_objects
+from pybuf._layout cimport _parse_order
 from pybuf.kernels cimport *
 
 import pybuf.kernels
@@ -624,12 +625,7 @@ def ascontiguous(obj, order="C"):
     cdef Operand s, d
     cdef Loop L
     cdef char o
-    if order in ("C", "c"):
-        o = b'C'
-    elif order in ("F", "f"):
-        o = b'F'
-    else:
-        raise ValueError(f"order must be 'C' or 'F', not {order!r}")
+    o = _parse_order(order)
     _acquire(obj, &sv, False, "source")
     try:
         if PyBuffer_IsContiguous(&sv, o):

@@ -746,8 +746,3 @@ void pybuf_worker_stop(void) {}
 int pybuf_worker_running(void) { return 0; }
 int pybuf_worker_enable(int on) { (void)on; return 0; }
 #endif
-
-int pybuf_little_endian(void) {
-    const uint16_t one = 1;
-    return *(const unsigned char *)&one == 1;
-}

@@ -124,6 +124,5 @@ int pybuf_worker_enable(int on);
 int pybuf_worker_running(void);
 /* Stop and join the worker, unless a call is using it (also at exit). */
 void pybuf_worker_stop(void);
-int pybuf_little_endian(void);
 
 #endif /* PYBUF_SIMD_H */

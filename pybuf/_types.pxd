@@ -70,3 +70,9 @@ ctypedef fused word_t:
     uint16_t
     uint32_t
     uint64_t
+
+# This machine's byte order: true when it is little-endian (CPython's
+# PY_LITTLE_ENDIAN, known when pybuf is compiled).  The one C-level home of
+# it; pybuf.formats, the Python-level grammar, reads sys.byteorder.
+cdef extern from "Python.h":
+    const bint NATIVE_LITTLE "PY_LITTLE_ENDIAN"

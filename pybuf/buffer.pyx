@@ -14,21 +14,29 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
                              PyObject_CheckBuffer, PyBUF_FULL_RO)
 cimport cpython.buffer as pb
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.long cimport (PyLong_AsSsize_t, PyLong_CheckExact,
-                           PyLong_AsLongAndOverflow)
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.stdint cimport uintptr_t
-from libc.stdlib cimport malloc, calloc, free
-from libc.string cimport memcpy, memset
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 
 from pybuf._types cimport MAX_NDIM, TYPE_INT64, TYPE_UINT64
+from pybuf._layout cimport (_parse_shape, _checked_nbytes, _parse_order,
+                            _parse_align, _infer_shape, _fill_strides,
+                            _is_contig, _extent, _first_direct,
+                            _nocopy_strides, _as_tuple, _check_flags,
+                            _check_request, _check_memory, _parse_address,
+                            _parse_strides)
+from pybuf._alloc cimport _alloc_block, _free_block, _owner_of
+from pybuf._dlpack_c cimport _dlpack_export
 from pybuf.kernels cimport copy_items, fill_items, format_type
 from pybuf._items cimport (_format_entry, _foreign_entry, _has_objects,
                            _object_error, _unpack_native, _pack_native,
                            _native_list, _parsed_list)
 
-import os as _os
 from pickle import PickleBuffer
+
+# pybuf's allocator (pybuf._alloc): its counters, re-exported as pybuf's.
+from pybuf._alloc import memory_info, trim
 
 # The kernels' entry points over any exporter, pybuf.copyto and pybuf.equal:
 # assignment from an exporter and == convert and compare numbers with them.
@@ -44,19 +52,10 @@ def _bind_ops(copyto, equal):
     _equal_by_value = equal
 
 cdef extern from "Python.h":
-    const Py_ssize_t PY_SSIZE_T_MAX
-    Py_ssize_t PyNumber_AsSsize_t(object o, object exc) except? -1
     int PySlice_Unpack(object slice, Py_ssize_t *start, Py_ssize_t *stop,
                        Py_ssize_t *step) except -1
     Py_ssize_t PySlice_AdjustIndices(Py_ssize_t length, Py_ssize_t *start,
                                      Py_ssize_t *stop, Py_ssize_t step)
-
-# The allocator's C (huge-page advice, heap trimming) and the size
-# arithmetic's overflow check: pybuf/_memory.h.
-cdef extern from "_memory.h":
-    void pybuf_advise_huge(void *p, size_t n) nogil
-    void pybuf_malloc_trim() nogil
-    bint pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r) noexcept nogil
 
 cdef extern from "_build.h":
     const bint PYBUF_DEBUG_BUILD        # a PYBUF_DEBUG=1 build
@@ -64,160 +63,23 @@ cdef extern from "_build.h":
 cdef extern from "Python.h":
     void Py_FatalError(const char *message)
 
-# Request-flag bits (PEP 3118).  A composite such as PyBUF_C_CONTIGUOUS
-# includes the bits of PyBUF_STRIDES and PyBUF_ND.
 cdef enum:
-    F_WRITABLE = 0x0001
-    F_FORMAT = 0x0004
-    F_ND = 0x0008
-    F_STRIDES = 0x0018
-    F_C_CONTIGUOUS = 0x0038
-    F_F_CONTIGUOUS = 0x0058
-    F_ANY_CONTIGUOUS = 0x0098
-    F_INDIRECT = 0x0118
-    F_KNOWN_BITS = 0x01FD
-    HUGE_ADVICE_BYTES = 8 << 20
     DEF_ALIGN = 64
 
 #: The alignment of owned memory when none is given (``python -m pybuf info``).
 DEFAULT_ALIGN = DEF_ALIGN
 
-
-assert (F_WRITABLE, F_FORMAT, F_ND, F_STRIDES, F_C_CONTIGUOUS, F_F_CONTIGUOUS,
-        F_ANY_CONTIGUOUS, F_INDIRECT) == (
-    pb.PyBUF_WRITABLE, pb.PyBUF_FORMAT, pb.PyBUF_ND, pb.PyBUF_STRIDES,
-    pb.PyBUF_C_CONTIGUOUS, pb.PyBUF_F_CONTIGUOUS, pb.PyBUF_ANY_CONTIGUOUS,
-    pb.PyBUF_INDIRECT), "request flag values differ from CPython's"
-
 # Kernel types that double does not hold exactly.
 _WIDE_INTS = (TYPE_INT64, TYPE_UINT64)
 
 
-cdef inline Py_ssize_t _dim(object dim, int i, object shape) except -1:
-    """One dimension as a C integer: TypeError for non-integers,
-    ValueError if negative, OverflowError if it does not fit."""
-    cdef Py_ssize_t d
-    if PyLong_CheckExact(dim):                  # the common case, kept cheap
-        d = PyLong_AsSsize_t(dim)               # OverflowError if too large
-        if d >= 0:
-            return d
-    elif not PyIndex_Check(dim):
-        raise TypeError(f"shape must be an int or a tuple of ints, got "
-                        f"{type(dim).__name__} in dimension {i}")
-    d = PyNumber_AsSsize_t(dim, OverflowError)
-    if d < 0:
-        raise ValueError(f"negative dimension {d} in shape {shape!r}")
-    return d
-
-
-cdef int _parse_shape(object shape, Py_ssize_t *out) except -1:
-    """Store ``shape`` (an int or a sequence of ints) in ``out``; return ndim."""
-    cdef int ndim, i
-    if type(shape) is tuple:                 # the common case, kept cheap
-        ndim = len(<tuple>shape)
-        if ndim > MAX_NDIM:
-            raise ValueError(f"too many dimensions: {ndim} > {MAX_NDIM}")
-        for i in range(ndim):
-            out[i] = _dim((<tuple>shape)[i], i, shape)
-        return ndim
-    if PyLong_CheckExact(shape) or PyIndex_Check(shape):
-        out[0] = _dim(shape, 0, shape)
-        return 1
-    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
-        raise TypeError(f"shape must be an int or a tuple of ints, not "
-                        f"{type(shape).__name__}")
-    return _parse_shape(tuple(shape), out)
-
-
-cdef Py_ssize_t _checked_nbytes(int ndim, const Py_ssize_t *shape,
-                                Py_ssize_t itemsize) except -1:
-    """prod(shape) * itemsize, raising OverflowError when it (or any
-    stride it implies) does not fit in Py_ssize_t."""
-    cdef Py_ssize_t nonzero = itemsize
-    cdef int i
-    cdef bint has_zero = False
-    for i in range(ndim):
-        if shape[i] == 0:
-            has_zero = True
-            continue
-        if pybuf_mul_overflow(nonzero, shape[i], &nonzero):
-            raise OverflowError("buffer size does not fit in Py_ssize_t")
-    return 0 if has_zero else nonzero
-
-
-cdef char _parse_order(object order) except 0:
-    if order == "C" or order == "c":
-        return c'C'
-    if order == "F" or order == "f":
-        return c'F'
-    raise ValueError(f"order must be 'C' or 'F', not {order!r}")
-
-
-cdef Py_ssize_t _parse_align(object align) except -1:
-    cdef int overflow = 0
-    cdef long a
-    if PyLong_CheckExact(align):            # the common case, kept cheap
-        a = PyLong_AsLongAndOverflow(align, &overflow)
-    elif PyIndex_Check(align):
-        a = PyLong_AsLongAndOverflow(PyNumber_Index(align), &overflow)
-    else:
-        raise TypeError(f"align must be an int, not {type(align).__name__}")
-    if overflow or a <= 0 or (a & (a - 1)) != 0 or a > (1 << 30):
-        raise ValueError(f"align must be a power of two between 1 and 2**30, "
-                         f"not {align}")
-    return a
-
-
-cdef void _fill_strides(int ndim, const Py_ssize_t *shape, Py_ssize_t *strides,
-                        Py_ssize_t itemsize, char order) noexcept nogil:
-    cdef int i
-    cdef Py_ssize_t s = itemsize
-    if order == c'F':
-        for i in range(ndim):
-            strides[i] = s
-            s *= shape[i] if shape[i] > 0 else 1
-    else:
-        for i in range(ndim - 1, -1, -1):
-            strides[i] = s
-            s *= shape[i] if shape[i] > 0 else 1
-
-
-cdef bint _is_contig(int ndim, const Py_ssize_t *shape,
-                     const Py_ssize_t *strides, Py_ssize_t itemsize,
-                     char order) noexcept nogil:
-    """PyBuffer_IsContiguous for a direct buffer: length-1 dimensions are
-    ignored and a zero-size buffer is contiguous in both orders."""
-    cdef Py_ssize_t sd = itemsize
-    cdef int i, k
-    for i in range(ndim):
-        if shape[i] == 0:
-            return True
-    for k in range(ndim):
-        i = ndim - 1 - k if order == c'C' else k
-        if shape[i] != 1 and strides[i] != sd:
-            return False
-        sd *= shape[i]
-    return True
-
-
-cdef void _extent(Buffer b, char **lo, char **hi) noexcept nogil:
-    """Lowest and one-past-highest byte a direct buffer touches."""
-    cdef Py_ssize_t a = 0, z = 0, span
-    cdef int i
-    for i in range(b.ndim):
-        if b._shape[i] == 0:
-            lo[0] = hi[0] = b.data
-            return
-        span = (b._shape[i] - 1) * b._strides[i]
-        if span < 0:
-            a += span
-        else:
-            z += span
-    lo[0] = b.data + a
-    hi[0] = b.data + z + b.itemsize
-
-
 # --------------------------------------------------------------------------
+
+cdef inline Buffer _live(Buffer b):
+    """``b``, checked: ValueError when released or uninitialised."""
+    b._check()
+    return b
+
 
 cdef int _check_unused(Buffer b, str action) except -1:
     """BufferError unless ``b`` has no exports and no pins (release/resize)."""
@@ -348,43 +210,26 @@ cdef class Buffer:
     def __getbuffer__(self, Py_buffer *view, int flags):
         # Mirrors CPython's reference exporter (Modules/_testbuffer.c):
         # every field the consumer did not ask for is NULL.
-        if (flags & ~F_KNOWN_BITS) or ((flags & 0x10) and not (flags & F_ND)) \
-                or ((flags & 0x1E0) and (flags & F_STRIDES) != F_STRIDES):
-            raise BufferError(
-                f"invalid buffer request flags {flags:#x} (PyBUF_READ and "
-                f"PyBUF_WRITE are for memoryviews, not for buffer requests)")
+        _check_flags(flags)
         self._check()
-        if (flags & F_WRITABLE) and self._readonly:
-            raise BufferError("Buffer is read-only")
-        if (flags & F_C_CONTIGUOUS) == F_C_CONTIGUOUS and not self._c_contig:
-            raise BufferError("Buffer is not C-contiguous")
-        if (flags & F_F_CONTIGUOUS) == F_F_CONTIGUOUS and not self._f_contig:
-            raise BufferError("Buffer is not Fortran contiguous")
-        if (flags & F_ANY_CONTIGUOUS) == F_ANY_CONTIGUOUS and \
-                not (self._c_contig or self._f_contig):
-            raise BufferError("Buffer is not contiguous")
-        if (flags & F_INDIRECT) != F_INDIRECT and self._suboffsets != NULL:
-            raise BufferError("Buffer cannot be represented without suboffsets")
-        if (flags & F_STRIDES) != F_STRIDES and not self._c_contig:
-            raise BufferError("Buffer is not C-contiguous: the consumer must "
-                              "request strides (PyBUF_STRIDES)")
-        if (flags & F_ND) != F_ND and (flags & F_FORMAT):
-            raise BufferError("a format cannot be given without a shape: "
-                              "PyBUF_FORMAT requires PyBUF_ND")
+        _check_request(flags, self._readonly, self._c_contig, self._f_contig,
+                       self._suboffsets != NULL)
         view.buf = self.data
         view.len = self.nbytes
         view.readonly = self._readonly
         view.itemsize = self.itemsize
-        view.format = PyBytes_AS_STRING(self._format) if flags & F_FORMAT else NULL
-        if (flags & F_ND) == F_ND:
+        view.format = NULL
+        if flags & pb.PyBUF_FORMAT:
+            view.format = PyBytes_AS_STRING(self._format)
+        view.ndim = 1
+        view.shape = view.strides = view.suboffsets = NULL
+        if (flags & pb.PyBUF_ND) == pb.PyBUF_ND:
             view.ndim = self.ndim
             view.shape = self._shape
-            view.strides = self._strides if (flags & F_STRIDES) == F_STRIDES else NULL
-        else:
-            view.ndim = 1
-            view.shape = NULL
-            view.strides = NULL
-        view.suboffsets = self._suboffsets if (flags & F_INDIRECT) == F_INDIRECT else NULL
+        if (flags & pb.PyBUF_STRIDES) == pb.PyBUF_STRIDES:
+            view.strides = self._strides
+        if (flags & pb.PyBUF_INDIRECT) == pb.PyBUF_INDIRECT:
+            view.suboffsets = self._suboffsets
         view.internal = NULL
         view.obj = self
         self._exports += 1
@@ -394,88 +239,76 @@ cdef class Buffer:
 
     # --- attributes -----------------------------------------------------------
 
+    # Each raises ValueError on a released Buffer (_live checks first).
+
     @property
     def shape(self):
         """Dimensions, a tuple of ints."""
-        self._check()
-        return tuple([self._shape[i] for i in range(self.ndim)])
+        return _as_tuple(self.ndim, _live(self)._shape)
 
     @property
     def strides(self):
         """Bytes to step in each dimension, a tuple of ints."""
-        self._check()
-        return tuple([self._strides[i] for i in range(self.ndim)])
+        return _as_tuple(self.ndim, _live(self)._strides)
 
     @property
     def suboffsets(self):
         """Suboffsets of an indirect buffer, or ``()``."""
-        self._check()
-        if self._suboffsets == NULL:
+        if _live(self)._suboffsets == NULL:
             return ()
-        return tuple([self._suboffsets[i] for i in range(self.ndim)])
+        return _as_tuple(self.ndim, self._suboffsets)
 
     @property
     def ndim(self):
         """Number of dimensions."""
-        self._check()
-        return self.ndim
+        return _live(self).ndim
 
     @property
     def itemsize(self):
         """Bytes per item."""
-        self._check()
-        return self.itemsize
+        return _live(self).itemsize
 
     @property
     def nbytes(self):
         """``prod(shape) * itemsize``."""
-        self._check()
-        return self.nbytes
+        return _live(self).nbytes
 
     @property
     def format(self):
         """The format string, as given."""
-        self._check()
-        return self._fmt
+        return _live(self)._fmt
 
     @property
     def size(self):
         """Number of items."""
-        self._check()
-        return self.nbytes // self.itemsize
+        return _live(self).nbytes // self.itemsize
 
     @property
     def readonly(self):
-        self._check()
-        return bool(self._readonly)
+        return bool(_live(self)._readonly)
 
     @property
     def c_contiguous(self):
-        self._check()
-        return bool(self._c_contig)
+        return bool(_live(self)._c_contig)
 
     @property
     def f_contiguous(self):
-        self._check()
-        return bool(self._f_contig)
+        return bool(_live(self)._f_contig)
 
     @property
     def contiguous(self):
         """C- or Fortran-contiguous."""
-        self._check()
-        return bool(self._c_contig or self._f_contig)
+        return bool(_live(self)._c_contig or self._f_contig)
 
     @property
     def address(self):
         """Address of the first item, an int."""
-        self._check()
-        return <uintptr_t>self.data
+        return <uintptr_t>_live(self).data
 
     @property
     def base(self):
         """The exporter this Buffer views, or ``None`` when it owns its memory."""
-        self._check()
-        return self._base
+        return _live(self)._base
 
     @property
     def exports(self):
@@ -749,7 +582,9 @@ cdef class Buffer:
             size = self.nbytes // self.itemsize
             shape = _infer_shape(shape, size)
             lay.ndim = _parse_shape(shape, lay.shape)
-            if not _nocopy_strides(self, lay):
+            if not _nocopy_strides(self.ndim, self._shape, self._strides,
+                                   self.itemsize, lay.ndim, lay.shape,
+                                   lay.strides):
                 raise ValueError(f"cannot reshape a Buffer of shape {self.shape} and "
                                  f"strides {self.strides} to {tuple(shape)} without "
                                  f"a copy")
@@ -839,7 +674,7 @@ cdef class Buffer:
         finally:
             self._unpin()
 
-    # --- DLPack (the structs and capsules live in pybuf._dlpack) -----------------
+    # --- DLPack (the structs and capsules: pybuf/_dlpack.h) -------------------------
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None,
                    copy=None):
@@ -876,10 +711,16 @@ cdef class Buffer:
         released or resized while the consumer lives.  A capsule that is
         never consumed gives the export back when it is collected.
         """
-        from pybuf import _dlpack        # lazy: _dlpack cimports this module
+        cdef bint swapped
+        cdef int t
         self._pin()                 # the arguments may run user code
         try:
-            return _dlpack.to_dlpack(self, stream, max_version, dl_device, copy)
+            t = format_type(PyBytes_AS_STRING(self._format), self.itemsize,
+                            &swapped)
+            return _dlpack_export(self, t, swapped, self._fmt, self.itemsize,
+                                  self.ndim, self._strides, self._suboffsets,
+                                  self._readonly, stream, max_version,
+                                  dl_device, copy)
         finally:
             self._unpin()
 
@@ -959,225 +800,6 @@ cdef int _set_dims(Buffer self, int ndim, const Py_ssize_t *shape) except -1:
         memcpy(self._shape, shape, ndim * sizeof(Py_ssize_t))
     self.ndim = ndim
     return 0
-
-
-# --------------------------------------------------------------------------
-# pybuf's allocator.  Every block a Buffer owns comes from _alloc_block and
-# goes back through _free_block.  Both run with the GIL held, which guards
-# the caches and the counters below (memory_info(), trim()).
-#
-# Small blocks are cached by size class (numpy keeps such a cache for its
-# small arrays): creating and dropping small Buffers then costs no trip
-# through malloc's bins.  Classes are 64 bytes apart up to 2560 bytes, then
-# 1 KiB apart up to 16 KiB; at most CACHE_DEPTH blocks each, so the cache
-# holds at most SMALL_CACHE_MAX bytes (1.44 MiB).
-#
-# Large blocks: the last freed one of 32 to 65 MiB is kept for the next
-# uninitialised Buffer of exactly its size, so that repeated temporaries
-# (astype, copy, byteswap outputs) skip the page faults of fresh memory:
-# 6x faster for 32 and 64 MiB temporaries written once.  Smaller blocks are
-# freed at once: glibc's heap reuses blocks up to 32 MiB by itself and a
-# cache of them measured no faster.  Zero-filled Buffers never take the
-# block (calloc of fresh pages is already free of work).  docs/memory.rst
-# gives the measurements (benchmarks/bench_memory.py).
-#
-# PYBUF_NO_CACHE=1 in the environment at import bypasses both caches:
-# every block is malloc'd and freed at once, so that a sanitizer sees every
-# use after free.
-
-cdef enum:
-    CACHE_FINE = 40             # classes of 64 bytes: up to 2560
-    CACHE_CLASSES = 54          # then of 1 KiB: 3 KiB .. 16 KiB
-    CACHE_DEPTH = 8
-    BIG_MIN = 32 << 20          # glibc's heap reuses smaller blocks
-    BIG_MAX = (64 << 20) + (1 << 20)
-cdef void *_cache[CACHE_CLASSES][CACHE_DEPTH]
-cdef int _cache_len[CACHE_CLASSES]
-cdef void *_big = NULL
-cdef size_t _big_size = 0
-
-cdef bint _small_on = True      # the caches in use (see _set_caching)
-cdef bint _big_on = True
-cdef size_t _allocated = 0      # bytes in live blocks
-cdef size_t _peak = 0           # the most _allocated has been
-cdef size_t _cached = 0         # bytes held by the two caches
-
-
-cdef inline int _size_class(size_t *total) noexcept nogil:
-    """The cache class of a block of ``total`` bytes (rounded up to the
-    class size in place), or -1 when it is too large to cache."""
-    cdef size_t n = total[0]
-    if n <= CACHE_FINE * 64:
-        n = (n + 63) >> 6
-        total[0] = n << 6
-        return <int>n - 1
-    n = (n + 1023) >> 10
-    if n > CACHE_CLASSES - CACHE_FINE + 2:
-        return -1
-    total[0] = n << 10
-    return <int>n - 3 + CACHE_FINE
-
-
-cdef inline int _block_size(Py_ssize_t nbytes, Py_ssize_t align,
-                            size_t *total) noexcept nogil:
-    """The size of the block that holds ``nbytes`` aligned to ``align``
-    (in ``total``), and its cache class (-1: none).  Allocation and free
-    compute it alike, so that the counters stay exact."""
-    total[0] = <size_t>(nbytes + align - 1) if nbytes + align > 1 else 1
-    return _size_class(total)
-
-
-cdef void *_alloc_block(Py_ssize_t nbytes, Py_ssize_t align, bint zero,
-                        char **data) except NULL:
-    """malloc (or calloc) ``nbytes`` aligned to ``align``: the block to free
-    (with _free_block) is returned, the aligned address stored in ``data``.
-    Rounding up a plain malloc is cheaper than posix_memalign."""
-    global _big, _allocated, _peak, _cached
-    cdef size_t total
-    cdef void *mem = NULL
-    cdef int k
-    if nbytes > PY_SSIZE_T_MAX - align:
-        raise OverflowError("buffer size does not fit in Py_ssize_t")
-    k = _block_size(nbytes, align, &total)
-    if k >= 0 and _cache_len[k]:
-        _cache_len[k] -= 1
-        mem = _cache[k][_cache_len[k]]
-        _cached -= total
-        if zero:
-            memset(mem, 0, total)
-    elif not zero and _big != NULL and total == _big_size:
-        mem, _big = _big, NULL
-        _cached -= total
-    else:
-        mem = calloc(total, 1) if zero else malloc(total)
-        if mem == NULL:
-            raise MemoryError(f"cannot allocate {nbytes} bytes")
-    _allocated += total
-    if _allocated > _peak:
-        _peak = _allocated
-    data[0] = <char *>((<uintptr_t>mem + <uintptr_t>(align - 1)) & ~<uintptr_t>(align - 1))
-    if nbytes >= HUGE_ADVICE_BYTES:
-        pybuf_advise_huge(data[0], <size_t>nbytes)
-    return mem
-
-
-cdef void _free_block(void *mem, Py_ssize_t nbytes, Py_ssize_t align) noexcept:
-    global _big, _big_size, _allocated, _cached
-    cdef size_t total
-    cdef int k = _block_size(nbytes, align, &total)
-    if mem == NULL:
-        return
-    _allocated -= total
-    if k >= 0 and _small_on and _cache_len[k] < CACHE_DEPTH:
-        _cache[k][_cache_len[k]] = mem
-        _cache_len[k] += 1
-        _cached += total
-    elif _big_on and BIG_MIN <= total <= BIG_MAX:
-        if _big != NULL:
-            free(_big)
-            _cached -= _big_size
-        _big, _big_size = mem, total
-        _cached += total
-    else:
-        free(mem)
-
-
-cdef size_t _trim() noexcept:
-    """Free every cached block; the bytes freed."""
-    global _big, _big_size, _cached
-    cdef size_t freed = _cached
-    cdef int k
-    for k in range(CACHE_CLASSES):
-        while _cache_len[k]:
-            _cache_len[k] -= 1
-            free(_cache[k][_cache_len[k]])
-    free(_big)
-    _big = NULL
-    _big_size = 0
-    _cached = 0
-    with nogil:
-        pybuf_malloc_trim()
-    return freed
-
-
-def memory_info():
-    """What pybuf's own memory amounts to, in bytes.
-
-    Returns
-    -------
-    dict
-        ``allocated``: bytes in the live blocks that Buffers own (each
-        block is ``nbytes + align - 1`` bytes, rounded up to 64 bytes or
-        1 KiB for blocks of at most 16 KiB); ``cached``: bytes held by
-        pybuf's block caches, ready for the next Buffer; ``peak``: the
-        largest ``allocated`` since pybuf was imported.
-
-    Notes
-    -----
-    Views, :func:`asbuffer`, :func:`from_address` and DLPack imports own no
-    block and are not counted.  The caches hold at most 1.44 MiB of small
-    blocks and one large block of 32 to 65 MiB; :func:`trim` empties
-    them.
-
-    Examples
-    --------
-    >>> import pybuf
-    >>> before = pybuf.memory_info()["allocated"]
-    >>> b = pybuf.empty(1 << 20)
-    >>> pybuf.memory_info()["allocated"] - before == (1 << 20) + 63
-    True
-    """
-    return {"allocated": _allocated, "cached": _cached, "peak": _peak}
-
-
-def trim():
-    """Return every block in pybuf's caches to the system.
-
-    Where the C library is glibc, its heap is trimmed too
-    (``malloc_trim(0)``), so that the pages of blocks already freed leave
-    the process as well.
-
-    Returns
-    -------
-    int
-        The bytes of cached blocks freed (``memory_info()["cached"]``
-        before the call).
-    """
-    return _trim()
-
-
-def _set_caching(small, big):
-    """Turn the small-block and the large-block cache on or off (for
-    benchmarks and tests; PYBUF_NO_CACHE=1 turns both off at import).  A
-    cache turned off is emptied first.  Returns the previous settings."""
-    global _small_on, _big_on
-    before = (bool(_small_on), bool(_big_on))
-    _small_on, _big_on = bool(small), bool(big)
-    if before != (_small_on, _big_on):
-        _trim()
-    return before
-
-
-def _cache_limits():
-    """The bounds of the caches: blocks per class, the most bytes the small
-    cache can hold, the size range of the one large block, and whether
-    each cache is in use (small, large)."""
-    cdef size_t small = 0, total
-    cdef int k
-    cdef Py_ssize_t n
-    classes = {}
-    for n in range(1, 16 * 1024 + 1):
-        total = <size_t>n
-        k = _size_class(&total)
-        classes[k] = total
-    small = sum(classes.values()) * CACHE_DEPTH
-    return {"depth": CACHE_DEPTH, "classes": len(classes), "small_max": small,
-            "large_min": BIG_MIN, "large_max": BIG_MAX,
-            "enabled": (bool(_small_on), bool(_big_on))}
-
-
-if _os.environ.get("PYBUF_NO_CACHE", "") not in ("", "0"):
-    _set_caching(False, False)
 
 
 cdef int _init_owned_dims(Buffer self, int ndim, const Py_ssize_t *dims,
@@ -1410,16 +1032,6 @@ cdef char _copy_order(Buffer b, object order) except 0:
     return _parse_order(order)
 
 
-cdef int _first_direct(int ndim, const Py_ssize_t *suboffsets) noexcept nogil:
-    """1 + the last dimension with a suboffset (0 when there is none)."""
-    cdef int i
-    if suboffsets != NULL:
-        for i in range(ndim - 1, -1, -1):
-            if suboffsets[i] >= 0:
-                return i + 1
-    return 0
-
-
 cdef void _write_items(int ndim, const Py_ssize_t *shape, char *dst,
                        const Py_ssize_t *dst_strides,
                        const Py_ssize_t *dst_suboffsets, const char *src,
@@ -1508,8 +1120,10 @@ cdef int _assign_pinned(Buffer dst, Buffer src) except -1:
         if src._suboffsets != NULL or dst._suboffsets != NULL:
             src = _copy_buffer(src, c'C', DEF_ALIGN)   # direct, and no overlap
         else:
-            _extent(dst, &lo1, &hi1)
-            _extent(src, &lo2, &hi2)
+            _extent(dst.ndim, dst._shape, dst._strides, dst.data,
+                    dst.itemsize, &lo1, &hi1)
+            _extent(src.ndim, src._shape, src._strides, src.data,
+                    src.itemsize, &lo2, &hi2)
             if lo1 < hi2 and lo2 < hi1:
                 src = _copy_buffer(src, c'C', DEF_ALIGN)   # memmove semantics
         _write(dst, src, NULL)
@@ -1557,67 +1171,6 @@ cdef int _assign_items(Buffer dst, char *p, int dim, object values) except -1:
             q = (<char **>q)[0] + dst._suboffsets[dim]
         _assign_items(dst, q, dim + 1, values[i])
     return 0
-
-
-cdef object _infer_shape(object shape, Py_ssize_t size):
-    """Replace one -1 in ``shape`` by what makes the sizes agree."""
-    if PyIndex_Check(shape):
-        shape = (shape,)
-    shape = tuple(shape)
-    if shape.count(-1) == 0:
-        return shape
-    if shape.count(-1) > 1:
-        raise ValueError("can only specify one unknown dimension (-1)")
-    known = 1
-    for d in shape:
-        if d != -1:
-            known *= PyNumber_Index(d)
-    if known == 0 or size % known:
-        raise ValueError(f"cannot reshape a Buffer of size {size} into shape {shape}")
-    return tuple(size // known if d == -1 else d for d in shape)
-
-
-cdef bint _nocopy_strides(Buffer b, _Layout lay) except -1:
-    """Fill lay.strides for a reshape of ``b`` to lay.shape without a copy
-    (numpy's algorithm); False when impossible.  Raises on a size mismatch."""
-    cdef Py_ssize_t old_size = b.nbytes // b.itemsize
-    cdef Py_ssize_t new_size = _checked_nbytes(lay.ndim, lay.shape, 1)
-    cdef Py_ssize_t od[MAX_NDIM]
-    cdef Py_ssize_t os[MAX_NDIM]
-    cdef int ond = 0, i, oi, oj, ni, nj, ok, nk
-    cdef Py_ssize_t np_, op
-    if new_size != old_size:
-        raise ValueError(f"cannot reshape a Buffer of size {old_size} into "
-                         f"shape {tuple([lay.shape[i] for i in range(lay.ndim)])}")
-    lay.data = b.data
-    if old_size == 0 or b._c_contig:
-        _fill_strides(lay.ndim, lay.shape, lay.strides, b.itemsize, c'C')
-        return True
-    for i in range(b.ndim):                 # drop length-1 dimensions
-        if b._shape[i] != 1:
-            od[ond] = b._shape[i]
-            os[ond] = b._strides[i]
-            ond += 1
-    oi = 0; oj = 1; ni = 0; nj = 1
-    while ni < lay.ndim and oi < ond:
-        np_ = lay.shape[ni]
-        op = od[oi]
-        while np_ != op:
-            if np_ < op:
-                np_ *= lay.shape[nj]; nj += 1
-            else:
-                op *= od[oj]; oj += 1
-        for ok in range(oi, oj - 1):
-            if os[ok] != od[ok + 1] * os[ok + 1]:
-                return False
-        lay.strides[nj - 1] = os[oj - 1]
-        for nk in range(nj - 1, ni, -1):
-            lay.strides[nk - 1] = lay.strides[nk] * lay.shape[nk]
-        ni = nj; nj += 1
-        oi = oj; oj += 1
-    for nk in range(ni, lay.ndim):          # trailing length-1 dimensions
-        lay.strides[nk] = lay.strides[ni - 1] if ni > 0 else b.itemsize
-    return True
 
 
 cdef str _preview(Buffer b):
@@ -1758,41 +1311,12 @@ cdef Buffer _over(object owner, char *data, int ndim, const Py_ssize_t *shape,
     valid (from_memory, from_pointer, from_address).  Checks the layout
     (strides NULL: C-contiguous) and that it fits in the address space."""
     cdef Buffer v = Buffer.__new__(Buffer)
-    cdef Py_ssize_t itemsize = entry[2]
-    cdef Py_ssize_t nbytes, span, lo = 0, hi = 0
-    cdef int i
-    if ndim < 0 or ndim > MAX_NDIM:
-        raise ValueError(f"cannot describe memory with ndim {ndim} (0 to "
-                         f"{MAX_NDIM} dimensions)")
-    for i in range(ndim):
-        if shape[i] < 0:
-            raise ValueError(f"negative dimension {shape[i]} in shape "
-                             f"{tuple([shape[j] for j in range(ndim)])}")
-    nbytes = _checked_nbytes(ndim, shape, itemsize)
-    if data == NULL and nbytes:
-        raise ValueError(f"address 0 (NULL) cannot hold {nbytes} bytes")
+    cdef Py_ssize_t steps[MAX_NDIM]
+    cdef Py_ssize_t nbytes = _check_memory(data, ndim, shape, strides,
+                                           entry[2], steps)
     _set_dims(v, ndim, shape)
-    if strides == NULL:
-        _fill_strides(ndim, shape, v._strides, itemsize, c'C')
-    elif ndim:
-        memcpy(v._strides, strides, ndim * sizeof(Py_ssize_t))
-    if nbytes:
-        # The lowest and highest byte addressed, relative to ``data``.
-        for i in range(ndim):
-            if pybuf_mul_overflow(shape[i] - 1, v._strides[i], &span) or \
-                    (span < 0 and lo < -PY_SSIZE_T_MAX - span) or \
-                    (span > 0 and hi > PY_SSIZE_T_MAX - span):
-                raise OverflowError("the strides reach further than "
-                                    "Py_ssize_t can count")
-            if span < 0:
-                lo += span
-            else:
-                hi += span
-        if hi > PY_SSIZE_T_MAX - itemsize or \
-                <uintptr_t>data < <uintptr_t>(-lo) or \
-                <uintptr_t>data > <uintptr_t>-1 - <uintptr_t>(hi + itemsize):
-            raise ValueError(f"the layout at address {<uintptr_t>data:#x} "
-                             f"reaches outside the address space")
+    if ndim:
+        memcpy(v._strides, steps, ndim * sizeof(Py_ssize_t))
     v.data = data
     v._fmt, v._format, v.itemsize, v._code, v._parsed = entry
     v.nbytes = nbytes
@@ -1800,24 +1324,6 @@ cdef Buffer _over(object owner, char *data, int ndim, const Py_ssize_t *shape,
     v._base = owner
     _set_contiguity(v)
     return v
-
-
-@cython.final
-cdef class _Deleter:
-    """The owner of memory handed over by :c:func:`from_pointer`: calls the
-    deleter, once, when it is collected, which is when the Buffer over the
-    memory is (or is released)."""
-    cdef void (*deleter)(void *ctx) noexcept nogil
-    cdef void *ctx
-
-    def __dealloc__(self):
-        # The GIL is held here, as in every deallocation.
-        if self.deleter != NULL:
-            self.deleter(self.ctx)
-            self.deleter = NULL
-
-    def __repr__(self):
-        return "<memory owned by C code, freed by its deleter>"
 
 
 cdef Buffer from_pointer(char *data, int ndim, const Py_ssize_t *shape,
@@ -1836,9 +1342,7 @@ cdef Buffer from_pointer(char *data, int ndim, const Py_ssize_t *shape,
     ``"B"``) must be one :func:`pybuf.parse_format` reads, of size
     ``itemsize``.  Nothing is copied.
     """
-    cdef _Deleter owner = _Deleter.__new__(_Deleter)
-    owner.deleter = deleter
-    owner.ctx = ctx
+    cdef object owner = _owner_of(deleter, ctx)
     fmt = "B" if format == NULL else (<bytes>format).decode("ascii", "replace")
     cdef tuple entry = _format_entry(fmt)
     if entry[2] != itemsize:
@@ -1900,31 +1404,10 @@ def from_address(address, shape, format="B", *, owner, readonly=False,
     cdef Py_ssize_t dims[MAX_NDIM]
     cdef Py_ssize_t steps[MAX_NDIM]
     cdef int ndim = _parse_shape(shape, dims)
-    cdef int i
     cdef tuple entry = _format_entry(format)
-    cdef uintptr_t addr
-    if not PyIndex_Check(address):
-        raise TypeError(f"address must be an int, not {type(address).__name__}")
-    address = PyNumber_Index(address)
-    if address < 0:
-        raise ValueError(f"address must not be negative, got {address}")
-    try:
-        addr = address
-    except OverflowError:
-        raise OverflowError(f"address {address:#x} does not fit in a "
-                            f"pointer") from None
-    if strides is not None:
-        strides = (strides,) if PyIndex_Check(strides) else tuple(strides)
-        if len(strides) != ndim:
-            raise ValueError(f"{len(strides)} strides given for {ndim} "
-                             f"dimension(s)")
-        for i in range(ndim):
-            if not PyIndex_Check(strides[i]):
-                raise TypeError(f"strides must be ints, got "
-                                f"{type(strides[i]).__name__}")
-            steps[i] = PyNumber_AsSsize_t(strides[i], OverflowError)
-    return _over(owner, <char *>addr, ndim, dims,
-                 steps if strides is not None else NULL, entry,
+    cdef char *data = _parse_address(address)
+    cdef bint given = _parse_strides(strides, ndim, steps)
+    return _over(owner, data, ndim, dims, steps if given else NULL, entry,
                  bool(readonly))
 
 

@@ -535,7 +535,7 @@ def cmd_bench(args, out=sys.stdout):
 def cmd_info(args, out=sys.stdout):
     """Version, build and include path."""
     import sysconfig
-    from pybuf import _introspect, buffer
+    from pybuf import _alloc, _introspect, buffer
     build = _introspect._build_info()
     say = lambda k, v: print(f"{k + ':':<26} {v}", file=out)  # noqa: E731
     say("pybuf", f"{pybuf.__version__} ({os.path.dirname(buffer.__file__)})")
@@ -551,7 +551,7 @@ def cmd_info(args, out=sys.stdout):
     say("default alignment", f"{build['default_align']} bytes")
     mem = pybuf.memory_info()
     say("memory_info()", ", ".join(f"{k} {v:,} B" for k, v in mem.items()))
-    lim = buffer._cache_limits()
+    lim = _alloc._cache_limits()
     say("block caches", f"small blocks up to {lim['small_max']:,} B, one "
         f"large block of {lim['large_min'] >> 20}-{lim['large_max'] >> 20} MiB"
         if all(lim["enabled"]) else "off (PYBUF_NO_CACHE=1)")

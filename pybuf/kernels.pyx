@@ -74,8 +74,6 @@ cdef extern from "_floatconv.h":
                                  Py_ssize_t n) nogil
 
 
-cdef bint LITTLE = pybuf_little_endian()
-
 # Copies, fills and conversions whose destination has at least this many
 # bytes write it with non-temporal stores, and reductions of that many
 # bytes prefetch with the non-temporal hint.  Derived from the cache sizes

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 import pybuf
+import pybuf._alloc
 from pybuf.describe import REQUESTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,11 +76,11 @@ def test_page_examples(page, examples):
         text = f.read()
     # The pages show the default configuration, block caches on, also
     # when the suite runs with PYBUF_NO_CACHE=1 (sanitizer builds).
-    caching = pybuf.buffer._set_caching(True, True)
+    caching = pybuf._alloc._set_caching(True, True)
     try:
         run_doctests(page, text)
     finally:
-        pybuf.buffer._set_caching(*caching)
+        pybuf._alloc._set_caching(*caching)
 
 
 def test_readme_examples():

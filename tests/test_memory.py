@@ -10,10 +10,10 @@ import textwrap
 import pytest
 
 import pybuf
-from pybuf import buffer as _buffer
+from pybuf import _alloc
 from conftest import measures_resident_memory
 
-LIMITS = _buffer._cache_limits()
+LIMITS = _alloc._cache_limits()
 MiB = 1 << 20
 
 
@@ -30,11 +30,11 @@ def block_size(nbytes, align=64):
 @pytest.fixture
 def clean():
     """Caches on and empty before and after the test."""
-    before = _buffer._set_caching(True, True)
+    before = _alloc._set_caching(True, True)
     pybuf.trim()
     yield
     pybuf.trim()
-    _buffer._set_caching(*before)
+    _alloc._set_caching(*before)
 
 
 def test_memory_info_keys_and_types():
@@ -136,7 +136,7 @@ def test_one_large_block_is_cached(clean):
 def test_set_caching_off_empties_and_bypasses(clean):
     pybuf.empty(100)                              # made and dropped
     assert pybuf.memory_info()["cached"] > 0
-    assert _buffer._set_caching(False, False) == (True, True)
+    assert _alloc._set_caching(False, False) == (True, True)
     assert pybuf.memory_info()["cached"] == 0
     for n in (100, 5000, 40 * MiB):
         before = pybuf.memory_info()["allocated"]
@@ -144,7 +144,7 @@ def test_set_caching_off_empties_and_bypasses(clean):
         assert pybuf.memory_info()["allocated"] - before == block_size(n)
         del b
         assert pybuf.memory_info()["cached"] == 0
-    assert _buffer._cache_limits()["enabled"] == (False, False)
+    assert _alloc._cache_limits()["enabled"] == (False, False)
 
 
 def run_child(code, **env):
@@ -158,8 +158,8 @@ def run_child(code, **env):
 def test_no_cache_environment_variable():
     out = run_child("""
         import pybuf
-        from pybuf import buffer
-        assert buffer._cache_limits()["enabled"] == (False, False)
+        from pybuf import _alloc
+        assert _alloc._cache_limits()["enabled"] == (False, False)
         for n in (8, 1000, 16000, 40 << 20):
             for _ in range(3):
                 b = pybuf.empty(n)
@@ -172,8 +172,8 @@ def test_no_cache_environment_variable():
     """, PYBUF_NO_CACHE="1")
     assert out.split() == ["ok"]
     out = run_child("""
-        from pybuf import buffer
-        print(buffer._cache_limits()["enabled"])
+        from pybuf import _alloc
+        print(_alloc._cache_limits()["enabled"])
     """, PYBUF_NO_CACHE="0")
     assert out.strip() == "(True, True)"
 

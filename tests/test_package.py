@@ -239,14 +239,15 @@ def test_c_lives_in_c_files_listed_in_setup():
 
 
 # The imports that still point up a layer, inside a function
-# (docs/implementation.rst, "The layers"): (file, function, module).
-UPWARD_IMPORTS = {("buffer.pyx", "__dlpack__", "pybuf._dlpack")}
+# (docs/implementation.rst, "The layers"): (file, function, module).  None
+# is left.
+UPWARD_IMPORTS = set()
 
 
 @needs_source
 def test_imports_in_functions_are_only_the_documented_ones():
-    """No .pyx imports a pybuf module inside a function, but for the
-    upward import docs/implementation.rst names."""
+    """No .pyx imports a pybuf module inside a function (docs/
+    implementation.rst names any that point up a layer; none is left)."""
     found = set()
     pkg = os.path.join(ROOT, "pybuf")
     for name in sorted(os.listdir(pkg)):
@@ -272,6 +273,25 @@ def test_imports_in_functions_are_only_the_documented_ones():
         text = f.read()
     for name, function, module in UPWARD_IMPORTS:
         assert module.split(".")[-1] in text and function in text
+
+
+@needs_source
+def test_native_byte_order_has_one_c_home():
+    """Below Python, the machine's byte order is read in one place,
+    _types.pxd's NATIVE_LITTLE: no other C, header or Cython file works it
+    out (formats.py, the Python grammar, reads sys.byteorder)."""
+    pkg = os.path.join(ROOT, "pybuf")
+    probes = re.compile(r"PY_LITTLE_ENDIAN|PY_BIG_ENDIAN|__BYTE_ORDER__|"
+                        r"sys\.byteorder|little_endian")
+    homes = []
+    for name in sorted(os.listdir(pkg)):
+        if name.endswith((".pyx", ".pxd", ".h")) or (
+                name.endswith(".c") and not os.path.isfile(
+                    os.path.join(pkg, name[:-2] + ".pyx"))):
+            with open(os.path.join(pkg, name)) as f:
+                if probes.search(f.read()):
+                    homes.append(name)
+    assert homes == ["_types.pxd"]
 
 
 @needs_source
@@ -415,3 +435,27 @@ def test_skip_reasons_say_what_to_install():
             # tomllib is Python 3.11's.
             assert any(s in reason for s in ("pip install", "testsuite",
                                              "Python 3.11")), where
+
+
+def test_buffer_stub_is_complete():
+    """buffer.pyi (shipped for type checkers) declares every public method
+    and property of Buffer, its protocols (DLPack, pickling), and every
+    public name of pybuf.buffer that pybuf re-exports; and nothing else."""
+    import ast
+    with open(os.path.join(_package_dir(), "buffer.pyi")) as f:
+        tree = ast.parse(f.read())
+    cls, = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Buffer"]
+    declared = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+    wanted = {n for n in vars(pybuf.Buffer) if not n.startswith("_")}
+    wanted |= {"__init__", "__getitem__", "__setitem__", "__delitem__",
+               "__len__", "__iter__", "__eq__", "__ne__", "__enter__",
+               "__exit__", "__reduce_ex__", "__dlpack__", "__dlpack_device__"}
+    # PEP 688's names for the buffer protocol (Python 3.12 shows them at
+    # run time).
+    assert declared - wanted == {"__buffer__", "__release_buffer__"}
+    assert wanted <= declared, wanted - declared
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    constants = {n.target.id for n in tree.body if isinstance(n, ast.AnnAssign)}
+    exported = {n for n in pybuf.__all__ if hasattr(pybuf.buffer, n)} - {"Buffer"}
+    assert functions == exported
+    assert constants == {"DEFAULT_ALIGN"}

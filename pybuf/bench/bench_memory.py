@@ -23,7 +23,7 @@ import sys
 from pybuf.bench.common import Row, format_table, median_time
 
 import pybuf
-from pybuf import buffer as _buffer
+from pybuf import _alloc
 
 SUITE = "memory"
 
@@ -38,7 +38,7 @@ def _cache_compare(case, fn, off, *, loops, repeat, nbytes=0):
     for _ in range(repeat):
         for setting, out in (((True, True), times[0]), (off, times[1])):
             def setup(setting=setting):
-                _buffer._set_caching(*setting)
+                _alloc._set_caching(*setting)
                 fn()
             out.append(median_time(fn, repeat=1, number=loops, setup=setup))
     a, b = (sorted(t)[len(t) // 2] for t in times)
@@ -49,7 +49,7 @@ def _cache_compare(case, fn, off, *, loops, repeat, nbytes=0):
 def run(quick=False, progress=None):
     say = progress or (lambda what: None)
     repeat = 3 if quick else 7
-    before = _buffer._set_caching(True, True)
+    before = _alloc._set_caching(True, True)
     rows = []
     try:
         for nbytes in ((1024,) if quick else (64, 1024, 8192, 16384)):
@@ -80,7 +80,7 @@ def run(quick=False, progress=None):
                                        repeat=repeat, nbytes=n + n // 2))
             del x[mib]
     finally:
-        _buffer._set_caching(*before)
+        _alloc._set_caching(*before)
     return rows
 
 

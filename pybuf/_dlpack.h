@@ -1,0 +1,215 @@
+/* _dlpack.h -- DLPack for pybuf: the structs of dlpack.h (DLPack 1.0),
+ * declared here so that the build needs no dlpack.h, and the export of any
+ * buffer exporter as a DLPack capsule.
+ *
+ * pybuf/buffer.pyx exports (Buffer.__dlpack__, through
+ * pybuf_dlpack_capsule); pybuf/_dlpack.pyx, above it, consumes capsules
+ * (pybuf.from_dlpack) with the same structs.
+ *
+ * Ownership, as the DLPack standard sets it: a capsule named "dltensor" /
+ * "dltensor_versioned" owns its tensor, and if it is collected unconsumed
+ * its destructor calls the tensor's deleter.  A consumer renames it
+ * "used_dltensor" / "used_dltensor_versioned" and from then on owns the
+ * tensor: it calls the deleter exactly once, when it no longer needs the
+ * memory.  A tensor made here holds a buffer export of the exporter until
+ * its deleter runs. */
+#ifndef PYBUF_DLPACK_H
+#define PYBUF_DLPACK_H
+
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define PYBUF_DLPACK_MAJOR 1
+#define PYBUF_DLPACK_MINOR 0
+
+/* DLDeviceType: the CPU and the device types whose memory the CPU can
+   read. */
+enum { kDLCPU = 1, kDLCUDAHost = 3, kDLROCMHost = 11, kDLCUDAManaged = 13 };
+
+/* DLDataTypeCode */
+enum {
+    kDLInt = 0, kDLUInt = 1, kDLFloat = 2, kDLOpaqueHandle = 3,
+    kDLBfloat = 4, kDLComplex = 5, kDLBool = 6
+};
+
+/* DLPACK_FLAG_BITMASK_READ_ONLY, DLPACK_FLAG_BITMASK_IS_COPIED */
+#define PYBUF_DLPACK_READ_ONLY ((uint64_t)1)
+#define PYBUF_DLPACK_IS_COPIED ((uint64_t)2)
+
+typedef struct {
+    int32_t device_type;
+    int32_t device_id;
+} DLDevice;
+
+typedef struct {
+    uint8_t code;
+    uint8_t bits;
+    uint16_t lanes;
+} DLDataType;
+
+typedef struct {
+    void *data;
+    DLDevice device;
+    int32_t ndim;
+    DLDataType dtype;
+    int64_t *shape;
+    int64_t *strides;
+    uint64_t byte_offset;
+} DLTensor;
+
+typedef struct DLManagedTensor {
+    DLTensor dl_tensor;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensor *self);
+} DLManagedTensor;
+
+typedef struct {
+    uint32_t major;
+    uint32_t minor;
+} DLPackVersion;
+
+typedef struct DLManagedTensorVersioned {
+    DLPackVersion version;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensorVersioned *self);
+    uint64_t flags;
+    DLTensor dl_tensor;
+} DLManagedTensorVersioned;
+
+#define PYBUF_DLPACK_NAME "dltensor"
+#define PYBUF_DLPACK_USED_NAME "used_dltensor"
+#define PYBUF_DLPACK_VNAME "dltensor_versioned"
+#define PYBUF_DLPACK_USED_VNAME "used_dltensor_versioned"
+
+/* What a capsule made here owns, in one malloc block: the managed tensor
+   (either kind), the buffer export that keeps the exporter alive, and the
+   shape and strides arrays the tensor points at. */
+typedef struct {
+    DLManagedTensor legacy;
+    DLManagedTensorVersioned versioned;
+    Py_buffer view;
+    int64_t dims[2 * PyBUF_MAX_NDIM];
+} pybuf_dlpack_export;
+
+/* Whether DLPack can describe a layout: direct memory, strides in whole
+   items. */
+static inline int
+pybuf_dlpack_describable(int ndim, const Py_ssize_t *strides,
+                         const Py_ssize_t *suboffsets, Py_ssize_t itemsize)
+{
+    int i;
+    if (suboffsets != NULL)
+        return 0;
+    for (i = 0; i < ndim; i++)
+        if (strides[i] % itemsize)
+            return 0;
+    return 1;
+}
+
+/* Deleters may be called from any thread, with or without the GIL (torch
+   frees tensors from its own threads); after interpreter shutdown the
+   memory can only be leaked. */
+static inline void
+pybuf_dlpack_release(pybuf_dlpack_export *e)
+{
+    PyGILState_STATE gil;
+    if (!Py_IsInitialized())
+        return;
+    gil = PyGILState_Ensure();
+    PyBuffer_Release(&e->view);
+    PyGILState_Release(gil);
+    free(e);
+}
+
+static inline void
+pybuf_dlpack_delete_legacy(DLManagedTensor *m)
+{
+    pybuf_dlpack_release((pybuf_dlpack_export *)m->manager_ctx);
+}
+
+static inline void
+pybuf_dlpack_delete_versioned(DLManagedTensorVersioned *m)
+{
+    pybuf_dlpack_release((pybuf_dlpack_export *)m->manager_ctx);
+}
+
+/* Free a capsule's tensor if nobody consumed it (name unchanged).  A
+   consumed capsule's tensor belongs to its consumer: nothing to do. */
+static inline void
+pybuf_dlpack_capsule_destructor(PyObject *capsule)
+{
+    if (PyCapsule_IsValid(capsule, PYBUF_DLPACK_VNAME)) {
+        DLManagedTensorVersioned *mv = (DLManagedTensorVersioned *)
+            PyCapsule_GetPointer(capsule, PYBUF_DLPACK_VNAME);
+        if (mv->deleter != NULL)
+            mv->deleter(mv);
+    }
+    else if (PyCapsule_IsValid(capsule, PYBUF_DLPACK_NAME)) {
+        DLManagedTensor *m = (DLManagedTensor *)
+            PyCapsule_GetPointer(capsule, PYBUF_DLPACK_NAME);
+        if (m->deleter != NULL)
+            m->deleter(m);
+    }
+}
+
+/* A new capsule holding a CPU tensor over a buffer export of ``exporter``
+   (PyBUF_RECORDS_RO: its layout must be describable, see above), with items
+   of type ``dtype``: "dltensor_versioned" with ``flags`` when
+   ``versioned``, else a legacy "dltensor".  NULL with an exception set on
+   failure, and then nothing is held. */
+static inline PyObject *
+pybuf_dlpack_capsule(PyObject *exporter, DLDataType dtype, int versioned,
+                     uint64_t flags)
+{
+    DLTensor *t;
+    PyObject *capsule;
+    int i;
+    pybuf_dlpack_export *e = (pybuf_dlpack_export *)malloc(sizeof *e);
+    if (e == NULL)
+        return PyErr_NoMemory();
+    if (PyObject_GetBuffer(exporter, &e->view, PyBUF_RECORDS_RO) < 0) {
+        free(e);
+        return NULL;
+    }
+    /* From here on, e holds an export: its deleter gives it back. */
+    e->legacy.manager_ctx = e->versioned.manager_ctx = e;
+    e->legacy.deleter = pybuf_dlpack_delete_legacy;
+    e->versioned.deleter = pybuf_dlpack_delete_versioned;
+    if (e->view.ndim > PyBUF_MAX_NDIM || e->view.itemsize <= 0
+            || (e->view.ndim > 0 && e->view.strides == NULL)) {
+        PyErr_SetString(PyExc_BufferError, "the exporter's layout cannot be "
+                        "described in DLPack");
+        pybuf_dlpack_delete_legacy(&e->legacy);
+        return NULL;
+    }
+    t = versioned ? &e->versioned.dl_tensor : &e->legacy.dl_tensor;
+    t->data = e->view.buf;
+    t->device.device_type = kDLCPU;
+    t->device.device_id = 0;
+    t->ndim = e->view.ndim;
+    t->dtype = dtype;
+    t->shape = &e->dims[0];
+    t->strides = &e->dims[PyBUF_MAX_NDIM];
+    t->byte_offset = 0;
+    for (i = 0; i < e->view.ndim; i++) {
+        t->shape[i] = e->view.shape[i];
+        t->strides[i] = e->view.strides[i] / e->view.itemsize;
+    }
+    if (versioned) {
+        e->versioned.version.major = PYBUF_DLPACK_MAJOR;
+        e->versioned.version.minor = PYBUF_DLPACK_MINOR;
+        e->versioned.flags = flags;
+        capsule = PyCapsule_New(&e->versioned, PYBUF_DLPACK_VNAME,
+                                pybuf_dlpack_capsule_destructor);
+    }
+    else {
+        capsule = PyCapsule_New(&e->legacy, PYBUF_DLPACK_NAME,
+                                pybuf_dlpack_capsule_destructor);
+    }
+    if (capsule == NULL)
+        pybuf_dlpack_delete_legacy(&e->legacy);
+    return capsule;
+}
+
+#endif

@@ -1,0 +1,129 @@
+# Private to pybuf (not an ABI): DLPack as Cython sees it -- the structs
+# and the capsule making of pybuf/_dlpack.h, and the export of an exporter's
+# memory as a capsule.  No module stands behind it: pybuf.buffer (export,
+# Buffer.__dlpack__) and pybuf._dlpack (import, from_dlpack) compile it in.
+from cpython.number cimport PyNumber_Index
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+
+from pybuf._types cimport *
+
+cdef extern from "_dlpack.h":
+    enum:
+        DLPACK_MAJOR "PYBUF_DLPACK_MAJOR"
+        DLPACK_MINOR "PYBUF_DLPACK_MINOR"
+    # DLDeviceType: the CPU and the device types whose memory the CPU can read.
+    enum:
+        kDLCPU, kDLCUDAHost, kDLROCMHost, kDLCUDAManaged
+    # DLDataTypeCode
+    enum:
+        kDLInt, kDLUInt, kDLFloat, kDLOpaqueHandle, kDLBfloat, kDLComplex, kDLBool
+    const uint64_t FLAG_READ_ONLY "PYBUF_DLPACK_READ_ONLY"
+    const uint64_t FLAG_IS_COPIED "PYBUF_DLPACK_IS_COPIED"
+    const char *NAME "PYBUF_DLPACK_NAME"
+    const char *USED_NAME "PYBUF_DLPACK_USED_NAME"
+    const char *VNAME "PYBUF_DLPACK_VNAME"
+    const char *USED_VNAME "PYBUF_DLPACK_USED_VNAME"
+
+    ctypedef struct DLDevice:
+        int32_t device_type
+        int32_t device_id
+    ctypedef struct DLDataType:
+        uint8_t code
+        uint8_t bits
+        uint16_t lanes
+    ctypedef struct DLTensor:
+        void *data
+        DLDevice device
+        int32_t ndim
+        DLDataType dtype
+        int64_t *shape
+        int64_t *strides
+        uint64_t byte_offset
+    ctypedef struct DLManagedTensor:
+        DLTensor dl_tensor
+        void (*deleter)(DLManagedTensor *) noexcept nogil
+    ctypedef struct DLPackVersion:
+        uint32_t major
+        uint32_t minor
+    ctypedef struct DLManagedTensorVersioned:
+        DLPackVersion version
+        void (*deleter)(DLManagedTensorVersioned *) noexcept nogil
+        uint64_t flags
+        DLTensor dl_tensor
+
+    bint pybuf_dlpack_describable(int ndim, const Py_ssize_t *strides,
+                                  const Py_ssize_t *suboffsets,
+                                  Py_ssize_t itemsize) noexcept
+    object pybuf_dlpack_capsule(object exporter, DLDataType dtype,
+                                bint versioned, uint64_t flags)
+
+
+cdef inline int _dlpack_code(int t) noexcept nogil:
+    """The DLDataTypeCode of items of TypeId ``t`` (-1: DLPack has none)."""
+    if t == TYPE_BOOL:
+        return kDLBool
+    if t == TYPE_INT8 or t == TYPE_INT16 or t == TYPE_INT32 or t == TYPE_INT64:
+        return kDLInt
+    if t == TYPE_UINT8 or t == TYPE_UINT16 or t == TYPE_UINT32 or \
+            t == TYPE_UINT64:
+        return kDLUInt
+    if t == TYPE_FLOAT16 or t == TYPE_FLOAT32 or t == TYPE_FLOAT64:
+        return kDLFloat
+    if t == TYPE_COMPLEX64 or t == TYPE_COMPLEX128:
+        return kDLComplex
+    return -1
+
+
+cdef inline object _dlpack_export(
+        object exporter, int type_id, bint swapped, str fmt,
+        Py_ssize_t itemsize, int ndim, const Py_ssize_t *strides,
+        const Py_ssize_t *suboffsets, bint readonly, object stream,
+        object max_version, object dl_device, object copy):
+    """The capsule ``Buffer.__dlpack__`` returns (see its docstring) for
+    ``exporter``, whose layout and items (TypeId, byte order, format as
+    given) are the arguments after it; ``exporter.copy()`` gives a
+    C-contiguous copy when one is asked for or needed."""
+    cdef DLDataType dtype
+    cdef bint versioned = False, copied = False
+    if stream is not None:
+        raise BufferError(f"stream must be None for CPU memory, not {stream!r}")
+    if dl_device is not None and tuple(dl_device) != (kDLCPU, 0):
+        raise BufferError(f"a Buffer cannot be exported to device "
+                          f"{tuple(dl_device)}: only (1, 0) (kDLCPU)")
+    if max_version is not None:
+        try:
+            major, minor = max_version
+            major = PyNumber_Index(major)
+            PyNumber_Index(minor)
+        except (TypeError, ValueError):
+            raise TypeError(f"max_version must be a (major, minor) tuple, not "
+                            f"{max_version!r}") from None
+        versioned = major >= 1
+    if copy is not None and copy is not True and copy is not False:
+        raise TypeError(f"copy must be True, False or None, not {copy!r}")
+    # The item model's reading of the format (before any copy: a bad format
+    # is bad anyway), so that every spelling of the same items ("i", "1i",
+    # "=i", " i", "<i" on a little-endian machine) has the same type.
+    if _dlpack_code(type_id) < 0 or swapped:
+        raise BufferError(f"format {fmt!r} has no DLPack data type (DLPack "
+                          f"takes native bool, int, uint, float and complex "
+                          f"items)")
+    dtype.code = <uint8_t>_dlpack_code(type_id)
+    dtype.bits = <uint8_t>(8 * itemsize)
+    dtype.lanes = 1
+    if copy is True or (copy is None and not pybuf_dlpack_describable(
+            ndim, strides, suboffsets, itemsize)):
+        exporter = exporter.copy()
+        copied = True
+        readonly = False
+    elif not pybuf_dlpack_describable(ndim, strides, suboffsets, itemsize):
+        raise BufferError("copy=False, but this Buffer's layout cannot be "
+                          "described in DLPack without a copy (suboffsets or "
+                          "strides that are not whole items)")
+    if readonly and not versioned:
+        raise BufferError("a read-only Buffer cannot be exported as a legacy "
+                          "DLPack capsule, which cannot say read-only: ask for "
+                          "max_version=(1, 0), or copy=True")
+    return pybuf_dlpack_capsule(exporter, dtype, versioned,
+                                (FLAG_READ_ONLY if readonly else 0) |
+                                (FLAG_IS_COPIED if copied else 0))
