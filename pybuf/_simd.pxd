@@ -22,7 +22,6 @@ cdef extern from "_simd.h":
     bint pybuf_worker_running() nogil
     void pybuf_stream_fill(char *dst, size_t n, const char *item,
                            size_t itemsize) nogil
-    bint pybuf_little_endian() nogil
     ctypedef struct pybuf_simd_table:
         const char *name
         double (*sum_f64)(const double *p, Py_ssize_t n, bint nta) noexcept nogil
