@@ -15,6 +15,8 @@ cdef Py_ssize_t _type_size(int t) noexcept nogil
 cdef tuple _format_entry(object fmt)
 cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize)
 cdef bint _has_objects(tuple entry)
+# Do equal bytes mean equal items in both formats (and itemsizes)?
+cdef bint same_items(bytes fa, Py_ssize_t ia, bytes fb, Py_ssize_t ib) except -1
 # Does a format string hold ``O`` items (field names skipped)?  NULL: no.
 cdef bint format_has_objects(const char *fmt) noexcept nogil
 cdef object _object_error(str action)

@@ -257,6 +257,31 @@ cdef bint format_has_objects(const char *fmt) noexcept nogil:
     return False
 
 
+cdef bint same_items(bytes fa, Py_ssize_t ia, bytes fb,
+                     Py_ssize_t ib) except -1:
+    """Do equal bytes mean equal items in two formats of ``ia`` and ``ib``
+    bytes?  The same string (``@`` aside); numeric formats of the same type
+    and byte order (``l`` and ``q``, ``<d`` and ``d`` on a little-endian
+    machine); else the same reading of both (``"i i"`` and ``"ii"``, a
+    ctypes struct's ``T{<h:a:<d:b:}`` and ``T{<h:a:6xd:b:}``)."""
+    cdef bint sa, sb
+    cdef int ta, tb
+    if ia != ib:
+        return False
+    if fa.lstrip(b"@") == fb.lstrip(b"@"):
+        return True
+    ta = format_type(fa, ia, &sa)
+    tb = format_type(fb, ib, &sb)
+    if ta != TYPE_OPAQUE or tb != TYPE_OPAQUE:
+        return ta == tb and sa == sb
+    try:
+        ra = _formats.Format._reading(fa.decode("ascii"), ia)
+        rb = _formats.Format._reading(fb.decode("ascii"), ib)
+    except (ValueError, NotImplementedError, UnicodeDecodeError):
+        return False
+    return ra._storage_key() == rb._storage_key()
+
+
 cdef bint _has_objects(tuple entry):
     """Do a format entry's items hold ``O`` (PyObject pointer) fields?"""
     if entry[3]:                       # a native code: never an object

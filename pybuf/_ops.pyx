@@ -22,8 +22,8 @@ from libc.string cimport memcpy, memmove, memset, memcmp
 
 from pybuf._types cimport *
 from pybuf._kernels_impl cimport *
-from pybuf._items cimport format_has_objects
-from pybuf._layout cimport _parse_order
+from pybuf._items cimport format_has_objects, same_items
+from pybuf._layout cimport _as_tuple, _extent, _parse_order
 from pybuf.kernels cimport *
 
 import pybuf.kernels
@@ -166,7 +166,7 @@ cdef str _fmt_name(Py_buffer *v):
 
 
 cdef str _describe(Py_buffer *v, str role):
-    shape = tuple([v.shape[i] for i in range(v.ndim)]) if v.shape != NULL \
+    shape = _as_tuple(v.ndim, v.shape) if v.shape != NULL \
         else ((v.len // v.itemsize,) if v.ndim == 1 else ())
     return f"{role} (format {_fmt_name(v)}, shape {shape})"
 
@@ -185,44 +185,16 @@ cdef bint _overlap(Operand *a, Operand *b) noexcept:
     """Do the byte ranges two operands span intersect?"""
     cdef char *lo[2]
     cdef char *hi[2]
-    cdef Operand *ops[2]
-    cdef int k, i
-    cdef Py_ssize_t span
-    ops[0] = a
-    ops[1] = b
-    for k in range(2):
-        lo[k] = hi[k] = ops[k].data
-        for i in range(ops[k].ndim):
-            if ops[k].shape[i] == 0:
-                return False
-            span = (ops[k].shape[i] - 1) * ops[k].strides[i]
-            if span < 0:
-                lo[k] += span
-            else:
-                hi[k] += span
-        hi[k] += ops[k].itemsize
+    _extent(a.ndim, a.shape, a.strides, a.data, a.itemsize, &lo[0], &hi[0])
+    _extent(b.ndim, b.shape, b.strides, b.data, b.itemsize, &lo[1], &hi[1])
     return lo[0] < hi[1] and lo[1] < hi[0]
 
 
-cdef bint _same_items(Py_buffer *a, Operand *oa, Py_buffer *b, Operand *ob):
-    """Do two operands store items identically (same bytes mean the same
-    value)?"""
-    if oa.itemsize != ob.itemsize:
-        return False
-    if oa.type != TYPE_OPAQUE or ob.type != TYPE_OPAQUE:
-        return oa.type == ob.type and oa.swapped == ob.swapped and \
-            oa.storage == ob.storage
-    fa = b"B" if a.format == NULL else <bytes>a.format
-    fb = b"B" if b.format == NULL else <bytes>b.format
-    if fa.lstrip(b"@") == fb.lstrip(b"@"):
-        return True
-    # "i i" and "ii", "T{<h:a:<d:b:}" from ctypes and "T{<h:a:6xd:b:}":
-    # the same items when their readings are
-    ra = _reading(a)
-    rb = _reading(b)
-    if ra is None or rb is None:
-        return False
-    return ra._storage_key() == rb._storage_key()
+cdef bint _same_items(Py_buffer *a, Py_buffer *b) except -1:
+    """Do two acquired operands store items identically (same bytes mean
+    the same value)?  (pybuf._items.same_items)"""
+    return same_items(b"B" if a.format == NULL else <bytes>a.format, a.itemsize,
+                      b"B" if b.format == NULL else <bytes>b.format, b.itemsize)
 
 
 cdef object _reading(Py_buffer *v):
@@ -291,7 +263,7 @@ cdef int _copy_operands(Operand *d, Operand *s, Py_buffer *dv,
     cdef Side ds, ss
     cdef Py_ssize_t idx[MAX_NDIM]
     cdef int last, i
-    cdef bint same = _same_items(dv, d, sv, s)
+    cdef bint same = _same_items(dv, sv)
     cdef bint big = d.nbytes >= NOGIL_BYTES
     cdef char *tmp = NULL
     if not same and (d.type == TYPE_OPAQUE or s.type == TYPE_OPAQUE):
@@ -595,7 +567,7 @@ def astype(src, format):
     _acquire(src, &sv, False, "source")
     try:
         _operand(&sv, &s)
-        out = empty(tuple([s.shape[i] for i in range(s.ndim)]), format)
+        out = empty(_as_tuple(s.ndim, s.shape), format)
         _acquire(out, &dv, True, "destination")
         try:
             _operand(&dv, &d)
@@ -631,7 +603,7 @@ def ascontiguous(obj, order="C"):
         if PyBuffer_IsContiguous(&sv, o):
             return asbuffer(obj)
         _operand(&sv, &s)
-        out = empty(tuple([s.shape[i] for i in range(s.ndim)]),
+        out = empty(_as_tuple(s.ndim, s.shape),
                     _fmt_str(&sv), order="F" if o == b'F' else "C")
         _acquire(out, &dv, True, "destination")
         try:
@@ -1085,7 +1057,7 @@ def equal(a, b):
     try:
         if not _same_shape(&oa, &ob):
             return False
-        if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &oa, &bv, &ob):
+        if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &bv):
             masked = _equal_fields(&oa, &ob, &av)
             if masked is not None:
                 return masked
@@ -1105,7 +1077,7 @@ cdef bint _equal_operands(Operand *a, Operand *b, Py_buffer *av,
     if a.nbytes == 0:
         return True
     if a.type == TYPE_OPAQUE or b.type == TYPE_OPAQUE:
-        if not _same_items(av, a, bv, b):
+        if not _same_items(av, bv):
             return False
         return _equal_loop(a, b, True)
     if _is_complex(a.type) != _is_complex(b.type):

@@ -31,7 +31,7 @@ from pybuf._dlpack_c cimport _dlpack_export
 from pybuf.kernels cimport copy_items, fill_items, format_type
 from pybuf._items cimport (_format_entry, _foreign_entry, _has_objects,
                            _object_error, _unpack_native, _pack_native,
-                           _native_list, _parsed_list)
+                           _native_list, _parsed_list, same_items)
 
 from pickle import PickleBuffer
 
@@ -742,7 +742,7 @@ cdef object _equal(Buffer a, Buffer b):
     if (a._code == 0 and a._parsed is None) or \
             (b._code == 0 and b._parsed is None):
         # Opaque items: equal when the formats and the bytes are.
-        return _same_format(a, b) and a.tobytes() == b.tobytes()
+        return same_items(a._format, a.itemsize, b._format, b.itemsize) and a.tobytes() == b.tobytes()
     ta = format_type(PyBytes_AS_STRING(a._format), a.itemsize, &swapped)
     tb = format_type(PyBytes_AS_STRING(b._format), b.itemsize, &swapped)
     if a._suboffsets == NULL and b._suboffsets == NULL and ta and tb and (
@@ -1116,7 +1116,7 @@ cdef int _assign_pinned(Buffer dst, Buffer src) except -1:
                                    for i in range(dst.ndim)):
         raise ValueError(f"cannot assign an exporter of shape {src.shape} to a "
                          f"selection of shape {dst.shape}")
-    if _same_format(src, dst):
+    if same_items(src._format, src.itemsize, dst._format, dst.itemsize):
         if src._suboffsets != NULL or dst._suboffsets != NULL:
             src = _copy_buffer(src, c'C', DEF_ALIGN)   # direct, and no overlap
         else:
@@ -1137,23 +1137,6 @@ cdef int _assign_pinned(Buffer dst, Buffer src) except -1:
     else:
         _assign_items(dst, dst.data, 0, src.tolist())
     return 0
-
-
-cdef bint _same_format(Buffer a, Buffer b):
-    """Do equal bytes mean equal items in both?  The same format string
-    (``@`` aside), or numeric formats of the same type and byte order
-    (``l`` and ``q``, ``<d`` and ``d`` on a little-endian machine...)."""
-    cdef bint swap_a, swap_b
-    cdef int ta, tb
-    if a.itemsize != b.itemsize:
-        return False
-    fa = a._fmt[1:] if a._fmt.startswith("@") else a._fmt
-    fb = b._fmt[1:] if b._fmt.startswith("@") else b._fmt
-    if fa == fb:
-        return True
-    ta = format_type(PyBytes_AS_STRING(a._format), a.itemsize, &swap_a)
-    tb = format_type(PyBytes_AS_STRING(b._format), b.itemsize, &swap_b)
-    return ta != 0 and ta == tb and swap_a == swap_b
 
 
 cdef int _assign_items(Buffer dst, char *p, int dim, object values) except -1:

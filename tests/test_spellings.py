@@ -162,3 +162,41 @@ def test_c_reader_agrees_with_the_grammar(c_reader):
             wrong.append((fmt, size, got, want))
     assert not wrong, wrong
     assert len(CORPUS) > 900
+
+
+def _ctypes_pairs(n):
+    """n ctypes structures {short a; double b} (aligned fields: itemsize
+    16, exported as 'T{<h:a:<d:b:}' on a little-endian machine)."""
+    import ctypes
+
+    class Pair(ctypes.Structure):
+        _fields_ = [("a", ctypes.c_short), ("b", ctypes.c_double)]
+    return pybuf.asbuffer((Pair * n)(), writable=True)
+
+
+STRUCT_SPELLINGS = [
+    # (destination, source format): the same stored items, spelled apart
+    (_ctypes_pairs, "T{=h:a:6x=d:b:}"),  # ctypes' aligned fields / explicit gap
+    (lambda n: pybuf.empty(n, "i i"), "ii"),
+    (lambda n: pybuf.empty(n, "<q"), "=q" if sys.byteorder == "little" else "<q"),
+]
+
+
+@pytest.mark.parametrize("make_dst,src_fmt", STRUCT_SPELLINGS)
+def test_same_items_one_answer_for_assignment_and_copyto(make_dst, src_fmt):
+    """Buffer assignment and ``pybuf.copyto`` ask one question (are the
+    items stored alike?) and give one answer: both copy the bytes as they
+    are, padding included, when the two spellings store the same items."""
+    src = pybuf.zeros(3, src_fmt)
+    src.cast("B")[...] = bytes(range(src.nbytes))
+    results = []
+    for how in ("setitem", "copyto"):
+        dst = make_dst(3)
+        assert dst.itemsize == src.itemsize and dst.format != src.format
+        dst.cast("B")[...] = b"\xff" * dst.nbytes
+        if how == "setitem":
+            dst[...] = src
+        else:
+            pybuf.copyto(dst, src)
+        results.append(dst.tobytes())
+    assert results[0] == results[1] == src.tobytes()
