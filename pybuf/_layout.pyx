@@ -184,3 +184,14 @@ cdef bint _nocopy_strides(int ndim, const Py_ssize_t *shape,
     for nk in range(ni, new_ndim):          # trailing length-1 dimensions
         new_strides[nk] = new_strides[ni - 1] if ni > 0 else itemsize
     return True
+
+
+def shape_and_nbytes(shape, Py_ssize_t itemsize):
+    """``(shape as a tuple, prod(shape) * itemsize)``, checked as every
+    Buffer constructor checks a shape (pybuf.interop's mapped and shared
+    buffers use it): ValueError for a negative dimension or more than
+    MAX_NDIM of them, TypeError for a non-integer, OverflowError when the
+    size does not fit in Py_ssize_t."""
+    cdef Py_ssize_t dims[MAX_NDIM]
+    cdef int ndim = _parse_shape(shape, dims)
+    return _as_tuple(ndim, dims), _checked_nbytes(ndim, dims, itemsize)

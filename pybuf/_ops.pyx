@@ -23,7 +23,7 @@ from libc.string cimport memcpy, memmove, memset, memcmp
 from pybuf._types cimport *
 from pybuf._kernels_impl cimport *
 from pybuf._items cimport format_has_objects, same_items
-from pybuf._layout cimport _as_tuple, _extent, _parse_order
+from pybuf._layout cimport _as_tuple, _extent, _fill_strides, _parse_order
 from pybuf.kernels cimport *
 
 import pybuf.kernels
@@ -84,7 +84,7 @@ cdef int _operand(Py_buffer *v, Operand *op) except -1:
         for i in range(v.ndim):
             op.strides[i] = v.strides[i]
     else:
-        _c_strides(op.ndim, op.shape, op.itemsize, op.strides)
+        _fill_strides(op.ndim, op.shape, op.strides, op.itemsize, c'C')
     for i in range(v.ndim):
         n *= op.shape[i]
     op.nbytes = n * v.itemsize
@@ -124,15 +124,6 @@ cdef int _acquire_pair(object a, Py_buffer *av, Operand *oa, bint writable,
         PyBuffer_Release(av)
         raise
     return 0
-
-
-cdef void _c_strides(int ndim, const Py_ssize_t *shape, Py_ssize_t itemsize,
-                     Py_ssize_t *out) noexcept nogil:
-    cdef int i
-    cdef Py_ssize_t s = itemsize
-    for i in range(ndim - 1, -1, -1):
-        out[i] = s
-        s *= shape[i] if shape[i] > 0 else 1
 
 
 cdef int _split_complex(Operand *op) except -1:
@@ -209,7 +200,7 @@ cdef bytearray _items_bytes(Operand *op):
     """The items of an operand, C-contiguous, in a new bytearray."""
     cdef Py_ssize_t strides[MAX_NDIM]
     cdef bytearray out = bytearray(op.nbytes)
-    _c_strides(op.ndim, op.shape, op.itemsize, strides)
+    _fill_strides(op.ndim, op.shape, strides, op.itemsize, c'C')
     if op.nbytes:
         copy_items(op.ndim, op.shape, op.data, op.strides, NULL,
                    <char *>out, strides, op.itemsize)
@@ -245,7 +236,7 @@ cdef char *_stage_copy(Operand *s, Operand *staged) except NULL:
         raise MemoryError()
     memcpy(staged, s, sizeof(Operand))
     staged.data = tmp
-    _c_strides(s.ndim, s.shape, s.itemsize, staged.strides)
+    _fill_strides(s.ndim, s.shape, staged.strides, s.itemsize, c'C')
     staged.aligned = True                  # malloc aligns for any type
     _ts = _unlock(s.nbytes >= NOGIL_BYTES)
     copy_items(s.ndim, s.shape, s.data, s.strides, NULL, tmp,

@@ -22,6 +22,7 @@ import operator
 import os
 import secrets
 
+from pybuf._layout import shape_and_nbytes
 from pybuf.buffer import Buffer, _view_as, asbuffer
 from pybuf.formats import calcsize
 
@@ -37,15 +38,7 @@ _OPEN = {"r": "rb", "r+": "r+b", "w+": "w+b", "c": "rb"}
 
 def _shape_and_nbytes(shape, format):
     """(shape tuple, nbytes) with the errors Buffer gives for bad input."""
-    itemsize = calcsize(format)
-    shape = (shape,) if hasattr(shape, "__index__") else tuple(shape)
-    n = itemsize
-    for dim in shape:
-        dim = operator.index(dim)
-        if dim < 0:
-            raise ValueError(f"negative dimension {dim} in shape {shape}")
-        n *= dim
-    return shape, n
+    return shape_and_nbytes(shape, calcsize(format))
 
 
 def _over(cls, mm, start, nbytes, format, shape, writable):
@@ -163,6 +156,8 @@ def memmap(path, format="B", shape=None, *, mode="r", offset=0):
     itemsize = calcsize(format)
     if shape is None and mode == "w+":
         raise ValueError("mode 'w+' needs a shape")
+    if shape is not None:               # checked before a file is made
+        shape, nbytes = _shape_and_nbytes(shape, format)
     with open(path, _OPEN[mode]) as f:
         size = os.fstat(f.fileno()).st_size
         if shape is None:
@@ -174,8 +169,7 @@ def memmap(path, format="B", shape=None, *, mode="r", offset=0):
                 raise ValueError(f"{avail} bytes after offset {offset} are not "
                                  f"a whole number of {format!r} items "
                                  f"({itemsize} bytes)")
-            shape = (avail // itemsize,)
-        shape, nbytes = _shape_and_nbytes(shape, format)
+            shape, nbytes = _shape_and_nbytes(avail // itemsize, format)
         if nbytes == 0:
             raise ValueError("cannot map 0 bytes")
         end = offset + nbytes

@@ -596,3 +596,26 @@ def test_docs_interop_page_runs():
                               optionflags=doctest.ELLIPSIS |
                               doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 40
+
+
+@pytest.mark.parametrize("make", [
+    lambda shape, tmp: pybuf.memmap(tmp / "new.bin", "d", shape, mode="w+"),
+    lambda shape, tmp: pybuf.shared(shape, "d"),
+    lambda shape, tmp: pybuf.attach("pybuf-no-such-segment", shape, "d"),
+], ids=["memmap", "shared", "attach"])
+@pytest.mark.parametrize("shape,error", [
+    ((1,) * 65, ValueError),              # more dimensions than a Buffer has
+    ((2**40, 2**40), OverflowError),      # the size does not fit in Py_ssize_t
+    ((3, -1), ValueError),
+    ((2, 1.5), TypeError),
+    ("12", TypeError),
+])
+def test_mapped_shapes_are_checked_as_buffer_checks_them(make, shape, error,
+                                                        tmp_path):
+    """memmap, shared and attach read a shape with Buffer's own checks
+    (one home: pybuf._layout), before anything is created or mapped."""
+    with pytest.raises(error):
+        pybuf.Buffer(shape, "d")
+    with pytest.raises(error):
+        make(shape, tmp_path)
+    assert not (tmp_path / "new.bin").exists()
