@@ -136,7 +136,7 @@ ctypedef struct KernelsImpl:
     # pybuf_run_parts of _simd.c: the parts (argsize bytes each) shared by
     # the calling thread and the persistent worker
     void (*run_parts)(Task task, void *args, size_t argsize, Py_ssize_t nparts,
-                      bint large) noexcept nogil
+                      size_t nbytes, bint large) noexcept nogil
     # kernels._split_line: one long line in parts on two threads, or False
     bint (*split_line)(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
                        Side *dside, Side *sside, bint stream) noexcept nogil

@@ -686,7 +686,7 @@ cdef void _split_reduce(Task task, int t, int op, const char *a,
         p[i].a = a + lo * sa; p[i].sa = sa; p[i].sb = sb
         p[i].b = b + lo * sb if b != NULL else NULL
         p[i].n = _part(n, i + 1) - lo
-    K.run_parts(task, p, sizeof(ReduceTask), PYBUF_PARTS,
+    K.run_parts(task, p, sizeof(ReduceTask), PYBUF_PARTS, n * _abs(sa),
                 n * _abs(sa) >= K.stream_bytes[0])
     for i in range(PYBUF_PARTS):
         _combine(acc, &p[i].acc, op, t)

@@ -449,7 +449,11 @@ static struct {
 static int pybuf_worker_on = 1;
 /* How long the worker and the waiting caller spin before they sleep: long
    enough to catch the next call of a loop of calls, short enough not to
-   hold a core that other threads want for long (OpenBLAS spins ~0.1 s). */
+   hold a core that other threads want for long (OpenBLAS spins ~0.1 s).
+   The spin yields the core every few microseconds (sched_yield): a worker
+   the scheduler woke on the caller's own core would otherwise spin there,
+   in the caller's way, for the whole spin (measured: a 5 us call took
+   60 us). */
 static long pybuf_worker_spin_ns = 50000;
 /* A worker descheduled in the middle of a part (another thread took its
    core) makes the caller wait until the scheduler runs it again: from
@@ -460,6 +464,16 @@ static long pybuf_worker_spin_ns = 50000;
    that lasts is seen by pybuf_core_free. */
 #define PYBUF_BACKOFF 4
 static long long pybuf_w_backoff_until;
+
+/* Waking a sleeping worker costs the caller a system call (6 us on the
+   virtual machine of docs/performance.rst, more with the wake-up of an
+   idle virtual CPU behind it), as much as the work on 256 KiB in cache.
+   A call smaller than PYBUF_WAKE_BYTES therefore wakes the worker only
+   when it is one of a loop of such calls (the previous one ended within
+   the worker's spin): the worker then stays awake, spinning, through the
+   loop, and an isolated call runs alone at one core's speed. */
+#define PYBUF_WAKE_BYTES ((size_t)1 << 20)
+static long long pybuf_w_last_end;
 
 /* Whether another core is free for the worker, judged from how busy the
    machine's cores were over the last 100 ms or so.  Linux's /proc/stat
@@ -564,6 +578,7 @@ static int pybuf_spin(int *p, int v, int want) {
             long long t = pybuf_now_ns();
             if (t_end == 0) t_end = t + pybuf_worker_spin_ns;
             else if (t >= t_end) return 0;
+            sched_yield();
         }
     }
 }
@@ -682,23 +697,26 @@ int pybuf_worker_enable(int on) {
 }
 
 void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts,
-                     int large) {
+                     size_t nbytes, int large) {
     int posted = JOB_POSTED;
     int careful = pybuf_worker_on == 1 && !large;
     ptrdiff_t i;
-    long long t0, t1, t2;
+    long long t0, t1, t2, now = pybuf_now_ns();
+    /* a caller in a loop of such calls: the last one ended moments ago */
+    int looping = now - PYBUF_LOAD(&pybuf_w_last_end) < pybuf_worker_spin_ns;
     if (nparts < 2 || nparts > INT32_MAX || !pybuf_worker_on
-            || (careful && pybuf_now_ns() < PYBUF_LOAD(&pybuf_w_backoff_until))
+            || (careful && now < PYBUF_LOAD(&pybuf_w_backoff_until))
             || pthread_mutex_trylock(&pybuf_w.owner) != 0) {
         /* one part, disabled, or another caller has the worker */
-        for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
-        return;
+        goto alone;
     }
-    if ((careful && !pybuf_core_free(pybuf_now_ns()))
+    if ((careful && !pybuf_core_free(now))
+            || ((pybuf_w.started <= 0 || PYBUF_LOAD(&pybuf_w.worker_sleeps))
+                && !large && !looping && nbytes < PYBUF_WAKE_BYTES
+                && pybuf_worker_on == 1)
             || !pybuf_worker_start()) {
         pthread_mutex_unlock(&pybuf_w.owner);
-        for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
-        return;
+        goto alone;
     }
     pybuf_w.task = task;
     pybuf_w.args = (char *)args;
@@ -733,13 +751,18 @@ void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t npar
     }
     PYBUF_STORE(&pybuf_w.job, JOB_IDLE);
     pthread_mutex_unlock(&pybuf_w.owner);
+    PYBUF_STORE(&pybuf_w_last_end, pybuf_now_ns());
+    return;
+alone:
+    for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
+    PYBUF_STORE(&pybuf_w_last_end, pybuf_now_ns());
 }
 #else
 #define PYBUF_WORKER 0
 void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts,
-                     int large) {
+                     size_t nbytes, int large) {
     ptrdiff_t i;
-    (void)large;
+    (void)nbytes; (void)large;
     for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
 }
 void pybuf_worker_stop(void) {}

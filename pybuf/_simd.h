@@ -110,12 +110,13 @@ typedef void (*pybuf_task)(void *);
 /* Run task(args + i * argsize) for i < nparts, on this thread and the
    persistent worker thread (see _simd.c); return when all are done.
    Parts must be independent; which thread runs which part varies.
-   ``large``: the job takes milliseconds (data beyond the caches), so the
-   worker is worth using even when other processes keep the cores busy
-   (it gets its share of a core); smaller jobs use it only while a core is
-   free. */
+   ``nbytes``: the bytes the job reads or writes (its main operand), which
+   decide whether a sleeping worker is worth waking.  ``large``: the job
+   takes milliseconds (data beyond the caches), so the worker is worth
+   using even when other processes keep the cores busy (it gets its share
+   of a core); smaller jobs use it only while a core is free. */
 void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts,
-                     int large);
+                     size_t nbytes, int large);
 /* 0: turn the worker off (pybuf_run_parts then runs every part on the
    calling thread); 1: use it while another core is free (the default);
    2: use it always.  Returns the previous setting. */

@@ -17,7 +17,7 @@ cdef extern from "_simd.h":
     void pybuf_prefetch(const void *p) nogil
     ctypedef void (*pybuf_task)(void *) noexcept nogil
     void pybuf_run_parts(pybuf_task task, void *args, size_t argsize,
-                         Py_ssize_t nparts, bint large) nogil
+                         Py_ssize_t nparts, size_t nbytes, bint large) nogil
     int pybuf_worker_enable(int on) nogil
     bint pybuf_worker_running() nogil
     void pybuf_stream_fill(char *dst, size_t n, const char *item,

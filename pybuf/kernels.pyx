@@ -90,12 +90,13 @@ pybuf_simd_select(b"")
 # Work on at least this many bytes (of the main operand) is cut into parts
 # that the calling thread and a persistent worker thread share (pybuf_run_parts
 # in _simd.c): contiguous copies, fills, conversions, strided copies,
-# byteswaps, reductions and dot products.  Handing parts to the worker costs
-# about a microsecond while it spins (milliseconds after it slept: the caller
-# then does most parts itself), so two cores pay as soon as the data no
-# longer fits one core's L2: from L3 two cores read nearly twice as fast as
-# one, and from memory faster too.  Unknown L2: 1 MiB.
-cdef Py_ssize_t _parallel_bytes = <Py_ssize_t>pybuf_cache_size(2) or (1 << 20)
+# byteswaps, reductions and dot products.  Handing parts to a worker that is
+# awake costs about a microsecond, and the caller and the worker tend to get
+# the same parts call after call, so that each core's L2 holds its half:
+# from 128 KiB (3-4 us of work on one core) two cores are faster, in L2 as
+# in L3 and memory (measured in docs/performance.rst).  A sleeping worker is
+# woken only for larger calls or a loop of calls (see _simd.c).
+cdef Py_ssize_t _parallel_bytes = 128 * 1024
 
 
 # Types: kernels.pxd's format_type is pybuf._items' (the one C reader).
@@ -213,7 +214,8 @@ cdef void _split_contig(pybuf_task task, char *d, const char *s, Py_ssize_t n,
         t[i].d = d + lo * isz; t[i].s = s + lo * isz if s != NULL else NULL
         t[i].n = _part(n, i + 1) - lo; t[i].isz = isz; t[i].item = item
         t[i].whole = n * isz
-    pybuf_run_parts(task, t, sizeof(CopyTask), PYBUF_PARTS, n * isz >= _stream_bytes)
+    pybuf_run_parts(task, t, sizeof(CopyTask), PYBUF_PARTS, n * isz,
+                    n * isz >= _stream_bytes)
 
 
 cdef void _stream_line(int kind, char *d, const char *s, Py_ssize_t ss,
@@ -279,7 +281,7 @@ cdef bint _split_line(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
         t[i].dside = dside; t[i].sside = sside; t[i].ss = L.s1[0]
         t[i].d = L.p0 + lo * isz; t[i].s = L.p1 + lo * L.s1[0]
         t[i].n = _part(n, i + 1) - lo
-    pybuf_run_parts(_line_task, t, sizeof(LineTask), PYBUF_PARTS,
+    pybuf_run_parts(_line_task, t, sizeof(LineTask), PYBUF_PARTS, n * isz,
                     n * isz >= _stream_bytes)
     return True
 

@@ -347,3 +347,31 @@ def test_exit_with_worker_busy_in_daemon_thread():
     """, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.strip() == "bye"
+
+
+def test_isolated_small_call_does_not_wake_the_worker():
+    """Waking a sleeping worker costs the caller a system call, as much as
+    the work on a few hundred KiB: an isolated call below 1 MiB runs alone
+    (the default mode) and does not even start the thread; a loop of calls
+    (each within the worker's spin of the last) or a larger call may.  In a
+    child: the worker must not exist yet."""
+    p = run_child("""
+        import time
+        import numpy as np
+        import pybuf
+        from pybuf import _tuning
+        a = np.arange(1.0, 32769.0)             # 256 KiB: two threads' size
+        assert _tuning._set_parallel_threshold(1) > 0
+        want = a.sum(), float(np.dot(a, a))
+        for _ in range(5):
+            time.sleep(0.01)                    # isolated calls
+            assert pybuf.sum(a) == want[0]
+            time.sleep(0.01)
+            assert pybuf.dot(a, a) == want[1]
+        assert not _tuning._worker_running()
+        _tuning._set_worker(2)                  # forced: any call wakes it
+        assert pybuf.sum(a) == a.sum()
+        assert _tuning._worker_running()
+        print("ok")
+    """)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
