@@ -14,6 +14,8 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
                              PyObject_CheckBuffer, PyBUF_FULL_RO)
 cimport cpython.buffer as pb
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.exc cimport PyErr_Clear, PyErr_Occurred
+from cpython.long cimport PyLong_CheckExact
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport malloc, free
@@ -413,8 +415,14 @@ cdef class Buffer:
 
     def __getitem__(self, key):
         cdef _Layout lay
+        cdef char *p
         self._pin()                 # an index's __index__ may run any code
         try:
+            if PyLong_CheckExact(key) and self.ndim == 1:
+                # b[i] of a 1-d buffer, the common case: no layout to make
+                p = _item_at(self, key)
+                if p != NULL:
+                    return self._get(p)
             lay = _resolve(self, key)
             if lay.ndim < 0:
                 return self._get(lay.data)
@@ -425,8 +433,14 @@ cdef class Buffer:
     def __setitem__(self, key, value):
         cdef _Layout lay
         cdef Buffer dst
+        cdef char *p
         self._pin()
         try:
+            if PyLong_CheckExact(key) and self.ndim == 1 and not self._readonly:
+                p = _item_at(self, key)         # as in __getitem__
+                if p != NULL:
+                    self._set(p, value)
+                    return
             lay = _resolve(self, key)
             self._check_writable()
             if lay.ndim < 0:
@@ -820,6 +834,30 @@ cdef int _init_owned_dims(Buffer self, int ndim, const Py_ssize_t *dims,
     self._c_contig = _is_contig(ndim, dims, self._strides, itemsize, c'C')
     self._f_contig = _is_contig(ndim, dims, self._strides, itemsize, c'F')
     return 0
+
+
+cdef extern from "Python.h":
+    # without Cython's error check: _item_at clears the error itself
+    Py_ssize_t _as_ssize_t "PyLong_AsSsize_t"(object) noexcept
+
+
+cdef char *_item_at(Buffer self, object i) noexcept:
+    """The address of item ``i`` (an exact int) of a 1-d buffer, or NULL
+    when it is out of range (_resolve then says so)."""
+    cdef Py_ssize_t k = _as_ssize_t(i)
+    cdef Py_ssize_t n = self._shape[0]
+    cdef char *p
+    if k == -1 and PyErr_Occurred():
+        PyErr_Clear()                   # too large: _resolve raises IndexError
+        return NULL
+    if k < 0:
+        k += n
+    if k < 0 or k >= n:
+        return NULL
+    p = self.data + k * self._strides[0]
+    if self._suboffsets != NULL and self._suboffsets[0] >= 0:
+        p = (<char **>p)[0] + self._suboffsets[0]
+    return p
 
 
 cdef _Layout _resolve(Buffer self, object key):

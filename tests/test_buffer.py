@@ -651,3 +651,42 @@ def test_reused_large_blocks_never_leak_into_zeros():
         e.fill(1)
         assert e.address % 64 == 0 and e.tobytes() == b"\1" * size
         del z, e
+
+
+def _one_d_exporters():
+    """1-d exporters whose ``b[i]`` takes the exact-int path: owned,
+    strided, reversed, and (with _testbuffer) a PIL-style indirect one."""
+    base = list(range(-20, 20, 3))
+    out = [("owned", pybuf.copy(np.array(base, "q"))),
+           ("strided", pybuf.asbuffer(np.array(base * 2, "q"), writable=True)[::2]),
+           ("reversed", pybuf.asbuffer(np.array(base, "q"), writable=True)[::-1])]
+    try:
+        import _testbuffer as tb
+    except ImportError:
+        return out
+    nd = tb.ndarray(base, shape=[len(base)], format="q",
+                    flags=tb.ND_PIL | tb.ND_WRITABLE)
+    out.append(("indirect", pybuf.asbuffer(nd, writable=True)))
+    return out
+
+
+@pytest.mark.parametrize("kind,b", _one_d_exporters(), ids=lambda x: x if
+                         isinstance(x, str) else "")
+def test_int_index_of_1d_matches_memoryview(kind, b):
+    """b[i] and b[i] = x with an exact int (the fast path) read and write
+    the item memoryview reads, at every index, negative ones included, and
+    raise what the general path raises out of range."""
+    n = len(b)
+    mv = memoryview(b)
+    for i in range(-n, n):
+        assert b[i] == mv[i]
+        b[i] = 1000 + i
+        assert mv[i] == 1000 + i == b[i]
+    for bad in (n, -n - 1, 2**70, -2**70):
+        with pytest.raises(IndexError):
+            b[bad]
+        with pytest.raises(IndexError):
+            b[bad] = 0
+    with pytest.raises(BufferError):
+        b.toreadonly()[0] = 1
+    assert b[True] == b[1]                  # bool: the general path
