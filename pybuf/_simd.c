@@ -1,6 +1,9 @@
 /* pybuf/_simd.c -- see _simd.h.  Built with the baseline flags only: the
  * AVX2 and AVX-512 kernels are compiled with __attribute__((target(...)))
  * and only called after the CPU was checked. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE             /* sched_getcpu */
+#endif
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -441,6 +444,7 @@ static struct {
     char *args;
     size_t argsize;
     uint64_t left;              /* parts not taken: [low 32 bits, high 32 bits) */
+    int cpu[2];                 /* where the caller [0] and worker [1] last ran */
 } pybuf_w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
               PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER };
 
@@ -450,10 +454,8 @@ static int pybuf_worker_on = 1;
 /* How long the worker and the waiting caller spin before they sleep: long
    enough to catch the next call of a loop of calls, short enough not to
    hold a core that other threads want for long (OpenBLAS spins ~0.1 s).
-   The spin yields the core every few microseconds (sched_yield): a worker
-   the scheduler woke on the caller's own core would otherwise spin there,
-   in the caller's way, for the whole spin (measured: a 5 us call took
-   60 us). */
+   The spin yields the core when it shares it with the caller (see
+   pybuf_spin). */
 static long pybuf_worker_spin_ns = 50000;
 /* A worker descheduled in the middle of a part (another thread took its
    core) makes the caller wait until the scheduler runs it again: from
@@ -566,11 +568,26 @@ static long long pybuf_now_ns(void) {
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The CPU this thread runs on, or -1 where unknown. */
+static int pybuf_cpu(void) {
+#if defined(__linux__) && defined(__GLIBC__)
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+
 /* Spin while *p == v (want 0) or until *p == v (want 1), at most
-   pybuf_worker_spin_ns; whether the wait ended. */
-static int pybuf_spin(int *p, int v, int want) {
+   pybuf_worker_spin_ns; whether the wait ended.  ``self``: 0 for the
+   caller, 1 for the worker.  Every few microseconds the spinner notes
+   its CPU and yields it if the other thread last ran there (or where
+   that is unknown): the scheduler sometimes wakes the worker on the
+   caller's own core, where a spin that never yields holds the caller up
+   for its whole length (measured: a 5 us call took 60 us). */
+static int pybuf_spin(int *p, int v, int want, int self) {
     long long t_end = 0;
     unsigned i;
+    int me;
     for (i = 1;; i++) {
         if ((PYBUF_LOAD(p) == v) == want) return 1;
         pybuf_cpu_relax();
@@ -578,7 +595,9 @@ static int pybuf_spin(int *p, int v, int want) {
             long long t = pybuf_now_ns();
             if (t_end == 0) t_end = t + pybuf_worker_spin_ns;
             else if (t >= t_end) return 0;
-            sched_yield();
+            me = pybuf_cpu();
+            PYBUF_STORE(&pybuf_w.cpu[self], me);
+            if (me < 0 || me == PYBUF_LOAD(&pybuf_w.cpu[!self])) sched_yield();
         }
     }
 }
@@ -608,7 +627,7 @@ static void pybuf_take_parts(int from_back) {
 static void *pybuf_worker_main(void *unused) {
     (void)unused;
     for (;;) {
-        if (!pybuf_spin(&pybuf_w.job, JOB_POSTED, 1) && !PYBUF_LOAD(&pybuf_w.quit)) {
+        if (!pybuf_spin(&pybuf_w.job, JOB_POSTED, 1, 1) && !PYBUF_LOAD(&pybuf_w.quit)) {
             pthread_mutex_lock(&pybuf_w.mu);
             PYBUF_STORE(&pybuf_w.worker_sleeps, 1);
             while (PYBUF_LOAD(&pybuf_w.job) != JOB_POSTED && !PYBUF_LOAD(&pybuf_w.quit))
@@ -718,6 +737,7 @@ void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t npar
         pthread_mutex_unlock(&pybuf_w.owner);
         goto alone;
     }
+    PYBUF_STORE(&pybuf_w.cpu[0], pybuf_cpu());
     pybuf_w.task = task;
     pybuf_w.args = (char *)args;
     pybuf_w.argsize = argsize;
@@ -735,7 +755,7 @@ void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t npar
     if (!__atomic_compare_exchange_n(&pybuf_w.job, &posted, JOB_MINE, 0,
                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
         t1 = pybuf_now_ns();
-        if (!pybuf_spin(&pybuf_w.job, JOB_TAKEN, 0)) {
+        if (!pybuf_spin(&pybuf_w.job, JOB_TAKEN, 0, 0)) {
             pthread_mutex_lock(&pybuf_w.mu);
             PYBUF_STORE(&pybuf_w.caller_sleeps, 1);
             while (PYBUF_LOAD(&pybuf_w.job) == JOB_TAKEN)
