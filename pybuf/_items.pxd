@@ -16,7 +16,10 @@ cdef tuple _format_entry(object fmt)
 cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize)
 cdef bint _has_objects(tuple entry)
 # Do equal bytes mean equal items in both formats (and itemsizes)?
-cdef bint same_items(bytes fa, Py_ssize_t ia, bytes fb, Py_ssize_t ib) except -1
+cdef bint same_items(const char *fa, Py_ssize_t ia, const char *fb,
+                     Py_ssize_t ib) except -1
+cdef bint same_typed_items(const char *fa, Py_ssize_t itemsize, int ta, bint sa,
+                           const char *fb, int tb, bint sb) except -1
 # Does a format string hold ``O`` items (field names skipped)?  NULL: no.
 cdef bint format_has_objects(const char *fmt) noexcept nogil
 cdef object _object_error(str action)

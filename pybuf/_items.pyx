@@ -14,7 +14,7 @@ from cpython.long cimport PyLong_FromVoidPtr
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from cpython.object cimport PyObject_IsTrue
 from cpython.ref cimport PyObject, Py_INCREF
-from libc.string cimport memcpy
+from libc.string cimport memcpy, strcmp
 
 from pybuf._types cimport *
 
@@ -257,26 +257,39 @@ cdef bint format_has_objects(const char *fmt) noexcept nogil:
     return False
 
 
-cdef bint same_items(bytes fa, Py_ssize_t ia, bytes fb,
+cdef bint same_items(const char *fa, Py_ssize_t ia, const char *fb,
                      Py_ssize_t ib) except -1:
-    """Do equal bytes mean equal items in two formats of ``ia`` and ``ib``
-    bytes?  The same string (``@`` aside); numeric formats of the same type
-    and byte order (``l`` and ``q``, ``<d`` and ``d`` on a little-endian
-    machine); else the same reading of both (``"i i"`` and ``"ii"``, a
-    ctypes struct's ``T{<h:a:<d:b:}`` and ``T{<h:a:6xd:b:}``)."""
+    """Do equal bytes mean equal items in two formats (NULL: ``B``) of
+    ``ia`` and ``ib`` bytes?  Numeric formats of the same type and byte
+    order (``l`` and ``q``, ``<d`` and ``d`` on a little-endian machine);
+    other formats spelled alike (``@`` aside) or read alike (``"i i"`` and
+    ``"ii"``, a ctypes struct's ``T{<h:a:<d:b:}`` and ``T{<h:a:6xd:b:}``)."""
     cdef bint sa, sb
-    cdef int ta, tb
     if ia != ib:
         return False
-    if fa.lstrip(b"@") == fb.lstrip(b"@"):
-        return True
-    ta = format_type(fa, ia, &sa)
-    tb = format_type(fb, ib, &sb)
+    return same_typed_items(fa, ia, format_type(fa, ia, &sa), sa,
+                            fb, format_type(fb, ib, &sb), sb)
+
+
+cdef bint same_typed_items(const char *fa, Py_ssize_t itemsize, int ta, bint sa,
+                           const char *fb, int tb, bint sb) except -1:
+    """same_items for two formats of ``itemsize`` bytes whose format_type
+    (``ta``, ``sa``; ``tb``, ``sb``) the caller has read already."""
     if ta != TYPE_OPAQUE or tb != TYPE_OPAQUE:
         return ta == tb and sa == sb
+    if fa == NULL:
+        fa = b"B"
+    if fb == NULL:
+        fb = b"B"
+    while fa[0] == b'@':
+        fa += 1
+    while fb[0] == b'@':
+        fb += 1
+    if strcmp(fa, fb) == 0:
+        return True
     try:
-        ra = _formats.Format._reading(fa.decode("ascii"), ia)
-        rb = _formats.Format._reading(fb.decode("ascii"), ib)
+        ra = _formats.Format._reading(fa.decode("ascii"), itemsize)
+        rb = _formats.Format._reading(fb.decode("ascii"), itemsize)
     except (ValueError, NotImplementedError, UnicodeDecodeError):
         return False
     return ra._storage_key() == rb._storage_key()

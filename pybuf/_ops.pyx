@@ -22,7 +22,7 @@ from libc.string cimport memcpy, memmove, memset, memcmp
 
 from pybuf._types cimport *
 from pybuf._kernels_impl cimport *
-from pybuf._items cimport format_has_objects, same_items
+from pybuf._items cimport format_has_objects, same_typed_items
 from pybuf._layout cimport _as_tuple, _extent, _fill_strides, _parse_order
 from pybuf.kernels cimport *
 
@@ -181,11 +181,16 @@ cdef bint _overlap(Operand *a, Operand *b) noexcept:
     return lo[0] < hi[1] and lo[1] < hi[0]
 
 
-cdef bint _same_items(Py_buffer *a, Py_buffer *b) except -1:
+cdef bint _same_items(Py_buffer *a, Operand *oa, Py_buffer *b,
+                      Operand *ob) except -1:
     """Do two acquired operands store items identically (same bytes mean
-    the same value)?  (pybuf._items.same_items)"""
-    return same_items(b"B" if a.format == NULL else <bytes>a.format, a.itemsize,
-                      b"B" if b.format == NULL else <bytes>b.format, b.itemsize)
+    the same value)?  (pybuf._items.same_items, with the types _operand
+    read)"""
+    if oa.itemsize != ob.itemsize:
+        return False
+    return same_typed_items(a.format, oa.itemsize, oa.storage or oa.type,
+                            oa.swapped, b.format, ob.storage or ob.type,
+                            ob.swapped)
 
 
 cdef object _reading(Py_buffer *v):
@@ -254,7 +259,7 @@ cdef int _copy_operands(Operand *d, Operand *s, Py_buffer *dv,
     cdef Side ds, ss
     cdef Py_ssize_t idx[MAX_NDIM]
     cdef int last, i
-    cdef bint same = _same_items(dv, sv)
+    cdef bint same = _same_items(dv, d, sv, s)
     cdef bint big = d.nbytes >= NOGIL_BYTES
     cdef char *tmp = NULL
     if not same and (d.type == TYPE_OPAQUE or s.type == TYPE_OPAQUE):
@@ -1048,7 +1053,7 @@ def equal(a, b):
     try:
         if not _same_shape(&oa, &ob):
             return False
-        if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &bv):
+        if oa.type == TYPE_OPAQUE and oa.nbytes and _same_items(&av, &oa, &bv, &ob):
             masked = _equal_fields(&oa, &ob, &av)
             if masked is not None:
                 return masked
@@ -1068,7 +1073,7 @@ cdef bint _equal_operands(Operand *a, Operand *b, Py_buffer *av,
     if a.nbytes == 0:
         return True
     if a.type == TYPE_OPAQUE or b.type == TYPE_OPAQUE:
-        if not _same_items(av, bv):
+        if not _same_items(av, a, bv, b):
             return False
         return _equal_loop(a, b, True)
     if _is_complex(a.type) != _is_complex(b.type):

@@ -756,7 +756,9 @@ cdef object _equal(Buffer a, Buffer b):
     if (a._code == 0 and a._parsed is None) or \
             (b._code == 0 and b._parsed is None):
         # Opaque items: equal when the formats and the bytes are.
-        return same_items(a._format, a.itemsize, b._format, b.itemsize) and a.tobytes() == b.tobytes()
+        return (same_items(PyBytes_AS_STRING(a._format), a.itemsize,
+                           PyBytes_AS_STRING(b._format), b.itemsize)
+                and a.tobytes() == b.tobytes())
     ta = format_type(PyBytes_AS_STRING(a._format), a.itemsize, &swapped)
     tb = format_type(PyBytes_AS_STRING(b._format), b.itemsize, &swapped)
     if a._suboffsets == NULL and b._suboffsets == NULL and ta and tb and (
@@ -1154,7 +1156,8 @@ cdef int _assign_pinned(Buffer dst, Buffer src) except -1:
                                    for i in range(dst.ndim)):
         raise ValueError(f"cannot assign an exporter of shape {src.shape} to a "
                          f"selection of shape {dst.shape}")
-    if same_items(src._format, src.itemsize, dst._format, dst.itemsize):
+    if same_items(PyBytes_AS_STRING(src._format), src.itemsize,
+                  PyBytes_AS_STRING(dst._format), dst.itemsize):
         if src._suboffsets != NULL or dst._suboffsets != NULL:
             src = _copy_buffer(src, c'C', DEF_ALIGN)   # direct, and no overlap
         else:
