@@ -14,8 +14,6 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
                              PyObject_CheckBuffer, PyBUF_FULL_RO)
 cimport cpython.buffer as pb
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.exc cimport PyErr_Clear, PyErr_Occurred
-from cpython.long cimport PyLong_CheckExact
 from cpython.number cimport PyIndex_Check, PyNumber_Index
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport malloc, free
@@ -58,6 +56,11 @@ cdef extern from "Python.h":
                        Py_ssize_t *step) except -1
     Py_ssize_t PySlice_AdjustIndices(Py_ssize_t length, Py_ssize_t *start,
                                      Py_ssize_t *stop, Py_ssize_t step)
+    # for b[i]: _item_at checks and clears the error itself
+    bint PyLong_CheckExact(object o) noexcept
+    Py_ssize_t _as_ssize_t "PyLong_AsSsize_t"(object) noexcept
+    void *PyErr_Occurred() noexcept
+    void PyErr_Clear() noexcept
 
 cdef extern from "_build.h":
     const bint PYBUF_DEBUG_BUILD        # a PYBUF_DEBUG=1 build
@@ -838,10 +841,6 @@ cdef int _init_owned_dims(Buffer self, int ndim, const Py_ssize_t *dims,
     return 0
 
 
-cdef extern from "Python.h":
-    # without Cython's error check: _item_at clears the error itself
-    Py_ssize_t _as_ssize_t "PyLong_AsSsize_t"(object) noexcept
-
 
 cdef char *_item_at(Buffer self, object i) noexcept:
     """The address of item ``i`` (an exact int) of a 1-d buffer, or NULL
@@ -849,7 +848,7 @@ cdef char *_item_at(Buffer self, object i) noexcept:
     cdef Py_ssize_t k = _as_ssize_t(i)
     cdef Py_ssize_t n = self._shape[0]
     cdef char *p
-    if k == -1 and PyErr_Occurred():
+    if k == -1 and PyErr_Occurred() != NULL:
         PyErr_Clear()                   # too large: _resolve raises IndexError
         return NULL
     if k < 0:

@@ -31,8 +31,8 @@ count on (an eighth of it, at least twice the L2; read from sysconf or
 stores, produced block by block in L1 when the items are gathered,
 converted or swapped on the way, and reductions of that size prefetch with
 the non-temporal hint.  Smaller data may be in cache: ordinary loads and
-stores.  One-dimensional work larger than a core's L2 is shared with a
-persistent worker thread (``_parallel_bytes``).  pybuf._tuning's
+stores.  One-dimensional work from 128 KiB is shared with a persistent
+worker thread (``_parallel_bytes``; see below).  pybuf._tuning's
 ``_set_stream_threshold`` and ``_set_parallel_threshold`` tune both sizes,
 ``_set_worker`` turns the worker off (benchmarks, tests).
 
