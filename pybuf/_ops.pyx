@@ -683,17 +683,17 @@ cdef void _split_reduce(Task task, int t, int op, const char *a,
     ran which part."""
     cdef ReduceTask p[PYBUF_PARTS]
     cdef Py_ssize_t lo
-    cdef int i
+    cdef int i, k = _nparts(n * _abs(sa))
     memset(p, 0, sizeof(p))
-    for i in range(PYBUF_PARTS):
-        lo = _part(n, i)
+    for i in range(k):
+        lo = _part(n, i, k)
         p[i].type = t; p[i].op = op
         p[i].a = a + lo * sa; p[i].sa = sa; p[i].sb = sb
         p[i].b = b + lo * sb if b != NULL else NULL
-        p[i].n = _part(n, i + 1) - lo
-    K.run_parts(task, p, sizeof(ReduceTask), PYBUF_PARTS, n * _abs(sa),
+        p[i].n = _part(n, i + 1, k) - lo
+    K.run_parts(task, p, sizeof(ReduceTask), k, n * _abs(sa),
                 n * _abs(sa) >= K.stream_bytes[0])
-    for i in range(PYBUF_PARTS):
+    for i in range(k):
         _combine(acc, &p[i].acc, op, t)
 
 

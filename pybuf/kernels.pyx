@@ -208,13 +208,13 @@ cdef void _split_contig(pybuf_task task, char *d, const char *s, Py_ssize_t n,
     """Run a contiguous copy/fill of n items in parts on two threads."""
     cdef CopyTask t[PYBUF_PARTS]
     cdef Py_ssize_t lo
-    cdef int i
-    for i in range(PYBUF_PARTS):
-        lo = _part(n, i)
+    cdef int i, k = _nparts(n * isz)
+    for i in range(k):
+        lo = _part(n, i, k)
         t[i].d = d + lo * isz; t[i].s = s + lo * isz if s != NULL else NULL
-        t[i].n = _part(n, i + 1) - lo; t[i].isz = isz; t[i].item = item
+        t[i].n = _part(n, i + 1, k) - lo; t[i].isz = isz; t[i].item = item
         t[i].whole = n * isz
-    pybuf_run_parts(task, t, sizeof(CopyTask), PYBUF_PARTS, n * isz,
+    pybuf_run_parts(task, t, sizeof(CopyTask), k, n * isz,
                     n * isz >= _stream_bytes)
 
 
@@ -272,16 +272,16 @@ cdef bint _split_line(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
     doing nothing, for other loops and lines below _parallel_bytes."""
     cdef LineTask t[PYBUF_PARTS]
     cdef Py_ssize_t n = L.shape[0], lo
-    cdef int i
+    cdef int i, k = _nparts(n * isz)
     if L.ndim != 1 or L.s0[0] != isz or n * isz < _parallel_bytes:
         return False
-    for i in range(PYBUF_PARTS):
-        lo = _part(n, i)
+    for i in range(k):
+        lo = _part(n, i, k)
         t[i].kind = kind; t[i].isz = isz; t[i].unit = unit; t[i].stream = stream
         t[i].dside = dside; t[i].sside = sside; t[i].ss = L.s1[0]
         t[i].d = L.p0 + lo * isz; t[i].s = L.p1 + lo * L.s1[0]
-        t[i].n = _part(n, i + 1) - lo
-    pybuf_run_parts(_line_task, t, sizeof(LineTask), PYBUF_PARTS, n * isz,
+        t[i].n = _part(n, i + 1, k) - lo
+    pybuf_run_parts(_line_task, t, sizeof(LineTask), k, n * isz,
                     n * isz >= _stream_bytes)
     return True
 
