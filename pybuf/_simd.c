@@ -521,44 +521,50 @@ static long long pybuf_busy_ns(void) {
                        * (1000000000ULL / (unsigned long long)tick));
 }
 
+/* The samples, and the last answer (reset in a child after fork(), whose
+   CPU clock starts again from zero). */
+static struct {
+    struct pybuf_load_sample ring[PYBUF_LOAD_SAMPLES];
+    int count, head;
+    long long next_check;
+    int free_core;
+} pybuf_load = { .free_core = 1 };
+
 static int pybuf_core_free(long long now) {
-    static struct pybuf_load_sample ring[PYBUF_LOAD_SAMPLES];
-    static int count, head;
-    static long long next_check;
-    static int free_core = 1;
+    struct pybuf_load_sample *ring = pybuf_load.ring;
     struct pybuf_load_sample cur, *old = NULL;
     clockid_t wid;
     long ncpu;
     int i;
-    if (now < next_check) return free_core;
-    next_check = now + 20000000LL;
+    if (now < pybuf_load.next_check) return pybuf_load.free_core;
+    pybuf_load.next_check = now + 20000000LL;
     cur.t = now;
     cur.busy = pybuf_busy_ns();
-    if (cur.busy < 0) return free_core;
+    if (cur.busy < 0) return pybuf_load.free_core;
     cur.ours = pybuf_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
     cur.worker = (pybuf_w.started > 0
                   && pthread_getcpuclockid(pybuf_w.thread, &wid) == 0)
                  ? pybuf_clock_ns(wid) : 0;
     /* the newest sample at least a window old (the clock ticks are 10 ms:
        a shorter window is mostly rounding) */
-    for (i = 1; i <= count; i++) {
-        old = &ring[(head - i + PYBUF_LOAD_SAMPLES) % PYBUF_LOAD_SAMPLES];
+    for (i = 1; i <= pybuf_load.count; i++) {
+        old = &ring[(pybuf_load.head - i + PYBUF_LOAD_SAMPLES) % PYBUF_LOAD_SAMPLES];
         if (now - old->t >= PYBUF_LOAD_WINDOW_NS) break;
         old = NULL;
     }
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (ncpu == 1) free_core = 0;
+    if (ncpu == 1) pybuf_load.free_core = 0;
     else if (old != NULL && cur.worker >= old->worker) {
         double span = (double)(now - old->t);
         double ours = (double)((cur.ours - old->ours) - (cur.worker - old->worker));
         double others = (double)(cur.busy - old->busy) - (cur.ours - old->ours);
         double load = others / span + (ours / span > 1.0 ? ours / span - 1.0 : 0.0);
-        free_core = load <= (double)ncpu - 1.5;
+        pybuf_load.free_core = load <= (double)ncpu - 1.5;
     }
-    ring[head] = cur;
-    head = (head + 1) % PYBUF_LOAD_SAMPLES;
-    if (count < PYBUF_LOAD_SAMPLES) count++;
-    return free_core;
+    ring[pybuf_load.head] = cur;
+    pybuf_load.head = (pybuf_load.head + 1) % PYBUF_LOAD_SAMPLES;
+    if (pybuf_load.count < PYBUF_LOAD_SAMPLES) pybuf_load.count++;
+    return pybuf_load.free_core;
 }
 static pthread_once_t pybuf_w_once = PTHREAD_ONCE_INIT;
 
@@ -664,6 +670,9 @@ static void pybuf_worker_atfork_child(void) {
     pybuf_w.quit = 0;
     pybuf_w.job = JOB_IDLE;
     pybuf_w.worker_sleeps = pybuf_w.caller_sleeps = 0;
+    pybuf_load.count = pybuf_load.head = 0;
+    pybuf_load.next_check = 0;
+    pybuf_load.free_core = 1;
 }
 
 static void pybuf_worker_atexit(void) { pybuf_worker_stop(); }
