@@ -18,11 +18,39 @@ sys.path[:] = [p for p in sys.path
                if os.path.realpath(p or os.curdir) != os.path.realpath(_ROOT)]
 
 
+# Peers' own test modules that tests import and run through pybuf.  Their
+# decorators use marks of their own pytest setup (numpy: thread_unsafe,
+# leaks_references, ...), which change from release to release; under
+# --strict-markers an unregistered mark fails the import.  So every mark a
+# peer's module names is registered, read from its source at start-up:
+# whatever marks the installed version uses, the import works.
+PEER_TEST_MODULES = ("numpy._core.tests.test_multiarray",
+                     "numpy.core.tests.test_multiarray")
+
+
+def _peer_marks():
+    import importlib.util
+    import re
+    names = set()
+    for mod in PEER_TEST_MODULES:
+        try:
+            spec = importlib.util.find_spec(mod)
+        except ImportError:          # no numpy, or a numpy without tests
+            continue
+        if spec is None or not spec.origin:
+            continue
+        with open(spec.origin, encoding="utf-8") as f:
+            names.update(re.findall(r"\bpytest\.mark\.([A-Za-z_]\w*)", f.read()))
+    return sorted(names)
+
+
 def pytest_configure(config):
     # After pytest has read its arguments (testpaths are relative to the
     # folder it was started in); collection resolves them from there too.
     if os.path.realpath(os.getcwd()) == os.path.realpath(_ROOT):
         os.chdir(_HERE)
+    for name in _peer_marks():
+        config.addinivalue_line("markers", f"{name}: a mark of a peer's own tests")
 
 import pybuf  # noqa: E402
 

@@ -21,7 +21,7 @@ import pytest
 import pybuf
 from pybuf import Format
 
-from conftest import requires_testbuffer
+from conftest import PEER_TEST_MODULES, requires_testbuffer
 from test_formats import _np_reader
 
 try:
@@ -714,12 +714,10 @@ def test_byteswap_struct_items_per_field_as_numpy():
 # numpy's own TestNewBufferProtocol round trips, through pybuf
 
 def _numpy_buffer_tests(np):
-    for mod in ("numpy._core.tests.test_multiarray", "numpy.core.tests.test_multiarray"):
+    for mod in PEER_TEST_MODULES:
         try:
-            with warnings.catch_warnings():
-                # numpy's test modules use marks of numpy's own pytest setup
-                warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-                return __import__(mod, fromlist=["TestNewBufferProtocol"]).TestNewBufferProtocol
+            # the marks numpy's module uses are registered (conftest)
+            return __import__(mod, fromlist=["TestNewBufferProtocol"]).TestNewBufferProtocol
         except (ImportError, AttributeError):
             pass
     pytest.skip("this numpy ships no tests (numpy/_core/tests/test_multiarray.py): "
