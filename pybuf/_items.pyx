@@ -265,10 +265,13 @@ cdef bint same_items(const char *fa, Py_ssize_t ia, const char *fb,
     other formats spelled alike (``@`` aside) or read alike (``"i i"`` and
     ``"ii"``, a ctypes struct's ``T{<h:a:<d:b:}`` and ``T{<h:a:6xd:b:}``)."""
     cdef bint sa, sb
+    cdef int ta, tb
     if ia != ib:
         return False
-    return same_typed_items(fa, ia, format_type(fa, ia, &sa), sa,
-                            fb, format_type(fb, ib, &sb), sb)
+    # read before the call: C leaves the order of its arguments unspecified
+    ta = format_type(fa, ia, &sa)
+    tb = format_type(fb, ib, &sb)
+    return same_typed_items(fa, ia, ta, sa, fb, tb, sb)
 
 
 cdef bint same_typed_items(const char *fa, Py_ssize_t itemsize, int ta, bint sa,

@@ -7,7 +7,8 @@
 # ``KernelsImpl``, which pybuf.kernels fills once and hands over as the
 # capsule ``pybuf.kernels._impl``.
 from pybuf._types cimport *
-from pybuf.kernels cimport Reduction
+# Reduction: from _types (kernels.pxd re-exports it; cimporting it from
+# there would declare it after this table in the generated C)
 from pybuf._simd cimport PYBUF_PARTS, pybuf_simd_table
 
 

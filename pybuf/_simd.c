@@ -30,6 +30,18 @@
 #include <unistd.h>
 #endif
 
+#if PYBUF_DISPATCH && defined(__clang__)
+/* clang takes no tuning options in a target string: the vector width its
+ * auto-vectoriser may use is an attribute of its own. */
+#define PYBUF_TARGET_AVX512 __attribute__((target( \
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"), min_vector_width(512)))
+#elif PYBUF_DISPATCH
+/* GCC: loops it vectorises itself use the 512-bit registers too (its
+ * default for AVX-512 targets is 256-bit vectors). */
+#define PYBUF_TARGET_AVX512 __attribute__((target( \
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512")))
+#endif
+
 /* ---- The paths ----------------------------------------------------------- */
 
 #if !PYBUF_X86
@@ -140,8 +152,7 @@
 #include "_simd_isa.h"
 /* avx512: F, BW, DQ and VL (x86-64-v4), 512-bit vectors */
 #define PYBUF_SFX(name) name##_avx512
-#define PYBUF_TARGET __attribute__((target( \
-    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,prefer-vector-width=512")))
+#define PYBUF_TARGET PYBUF_TARGET_AVX512
 #define PYBUF_PATH "avx512"
 #define VW 8
 #define VD __m512d
@@ -445,8 +456,8 @@ static struct {
     size_t argsize;
     uint64_t left;              /* parts not taken: [low 32 bits, high 32 bits) */
     int cpu[2];                 /* where the caller [0] and worker [1] last ran */
-} pybuf_w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-              PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER };
+} pybuf_w = { .owner = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER,
+              .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER };
 
 /* 0: off; 1: on while a core is free (pybuf_core_free) and no backoff;
    2: always (tests) */

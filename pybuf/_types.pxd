@@ -76,3 +76,19 @@ ctypedef fused word_t:
 # it; pybuf.formats, the Python-level grammar, reads sys.byteorder.
 cdef extern from "Python.h":
     const bint NATIVE_LITTLE "PY_LITTLE_ENDIAN"
+
+
+# The result of a reduction: which member is meaningful depends on the item
+# type (int64 for signed and bool, uint64 for unsigned, float64 for floats).
+cdef struct Reduction:
+    int64_t i
+    uint64_t u
+    double f
+    bint nan            # a NaN was seen (min/max)
+    Py_ssize_t count    # items reduced so far
+
+# Reduction operators for pybuf.kernels.reduce_items.
+cdef enum:
+    REDUCE_SUM = 0
+    REDUCE_MIN = 1
+    REDUCE_MAX = 2

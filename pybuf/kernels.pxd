@@ -2,7 +2,10 @@
 #     from pybuf cimport kernels
 # An append-only ABI from pybuf 0.1.0 on: new declarations go at the end;
 # none is ever reordered, changed or removed.
-from pybuf._types cimport int64_t, uint64_t
+# Reduction and the REDUCE_* operators live in pybuf._types (below this
+# module and pybuf's private ones, which share them); cimport them from
+# either.
+from pybuf._types cimport Reduction, REDUCE_SUM, REDUCE_MIN, REDUCE_MAX
 
 cdef void copy_items(int ndim, const Py_ssize_t *shape,
                      const char *src, const Py_ssize_t *src_strides,
@@ -13,21 +16,6 @@ cdef void copy_items(int ndim, const Py_ssize_t *shape,
 cdef void fill_items(int ndim, const Py_ssize_t *shape,
                      char *dst, const Py_ssize_t *dst_strides,
                      const char *item, Py_ssize_t itemsize) noexcept nogil
-
-# The result of a reduction: which member is meaningful depends on the item
-# type (int64 for signed and bool, uint64 for unsigned, float64 for floats).
-cdef struct Reduction:
-    int64_t i
-    uint64_t u
-    double f
-    bint nan            # a NaN was seen (min/max)
-    Py_ssize_t count    # items reduced so far
-
-# Reduction operators for reduce_items.
-cdef enum:
-    REDUCE_SUM = 0
-    REDUCE_MIN = 1
-    REDUCE_MAX = 2
 
 # The pybuf.TypeId (see pybuf/_types.pxd) of an item of format ``fmt`` and
 # ``itemsize`` bytes; ``swapped[0]`` is set when its bytes are in the
