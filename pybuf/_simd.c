@@ -418,9 +418,9 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
    pausing between polls, then sleeps on a condition variable.  One caller
    at a time owns the worker; a concurrent caller runs all its parts
    itself.  Nothing here touches Python objects or the GIL: the caller may
-   hold the GIL or not.  After fork() the child has no worker
-   (pthread_atfork resets the state; the next call starts one); at exit
-   the worker is stopped and joined. */
+   hold the GIL or not.  No worker lives across fork() (a pthread_atfork
+   handler stops it first; the next call starts one, in parent and
+   child); at exit the worker is stopped and joined. */
 #if (defined(__unix__) || defined(__APPLE__)) && (defined(__GNUC__) || defined(__clang__))
 #include <fcntl.h>
 #include <pthread.h>
@@ -670,8 +670,39 @@ static void *pybuf_worker_main(void *unused) {
     }
 }
 
-/* In a child after fork(): no worker thread, and the locks may have been
-   held by threads that do not exist here. */
+/* Stop and join the worker; the caller holds owner (so no job runs). */
+static void pybuf_worker_join_locked(void) {
+    if (pybuf_w.started > 0) {
+        pthread_mutex_lock(&pybuf_w.mu);
+        PYBUF_STORE(&pybuf_w.quit, 1);
+        pthread_cond_signal(&pybuf_w.wake);
+        pthread_mutex_unlock(&pybuf_w.mu);
+        pthread_join(pybuf_w.thread, NULL);
+    }
+    pybuf_w.started = 0;
+    pybuf_w.quit = 0;
+}
+
+/* No pybuf thread lives across fork(): a child would not have it (and its
+   locks could be held by it), and CPython 3.12+ warns that forking a
+   multi-threaded process may deadlock the child.  Before the fork: wait
+   for a job in progress to end, stop and join the worker, and keep owner
+   locked until the fork is done, so that no other thread starts it again
+   in between.  The next call that wants the worker starts a new one, in
+   the parent and in the child.  Only the thread that forks runs these; it
+   holds no pybuf lock (jobs never fork), so the wait ends. */
+static void pybuf_worker_atfork_prepare(void) {
+    pthread_mutex_lock(&pybuf_w.owner);
+    pybuf_worker_join_locked();
+}
+
+static void pybuf_worker_atfork_parent(void) {
+    pthread_mutex_unlock(&pybuf_w.owner);
+}
+
+/* In the child: its only thread is the one that forked, which holds owner;
+   the locks start afresh, and so does the free-core check (the child's
+   CPU clock starts again from zero). */
 static void pybuf_worker_atfork_child(void) {
     pthread_mutex_init(&pybuf_w.owner, NULL);
     pthread_mutex_init(&pybuf_w.mu, NULL);
@@ -689,7 +720,8 @@ static void pybuf_worker_atfork_child(void) {
 static void pybuf_worker_atexit(void) { pybuf_worker_stop(); }
 
 static void pybuf_worker_register(void) {
-    pthread_atfork(NULL, NULL, pybuf_worker_atfork_child);
+    pthread_atfork(pybuf_worker_atfork_prepare, pybuf_worker_atfork_parent,
+                   pybuf_worker_atfork_child);
     atexit(pybuf_worker_atexit);
 }
 
@@ -712,15 +744,7 @@ static int pybuf_worker_start(void) {
 
 void pybuf_worker_stop(void) {
     if (pthread_mutex_trylock(&pybuf_w.owner) != 0) return;  /* in use */
-    if (pybuf_w.started > 0) {
-        pthread_mutex_lock(&pybuf_w.mu);
-        PYBUF_STORE(&pybuf_w.quit, 1);
-        pthread_cond_signal(&pybuf_w.wake);
-        pthread_mutex_unlock(&pybuf_w.mu);
-        pthread_join(pybuf_w.thread, NULL);
-    }
-    pybuf_w.started = 0;
-    pybuf_w.quit = 0;
+    pybuf_worker_join_locked();
     pthread_mutex_unlock(&pybuf_w.owner);
 }
 

@@ -226,38 +226,117 @@ def test_fork_child_starts_its_own_worker(tmp_path):
     assert p.stdout.strip() == "ok"
 
 
+# Shared by the fork tests' child scripts: the OS threads of this process
+# (Linux), and a fork whose child must end within a time limit (a child
+# stuck on a lock inherited from another thread fails the test, not hangs).
+FORK_HELPERS = """
+    import os, sys, time
+
+    def os_threads():
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("Threads:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+
+    def fork_and_wait(child, limit=30):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ok = child()
+            except BaseException:
+                ok = False
+            os._exit(0 if ok else 3)
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.005)
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        return "timed out"
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
-def test_fork_while_other_threads_run_kernels():
-    """fork() while other threads are inside two-thread kernels (so the
-    worker and its locks may be busy at that instant): the child's kernels
-    still work and it exits."""
-    p = run_child("""
-        import os, threading
+def test_no_worker_across_fork():
+    """The worker is stopped and joined before fork() (so CPython 3.12+
+    has no reason to warn that the process is multi-threaded: warnings are
+    errors here) and started again by the next two-thread call, in the
+    child and in the parent."""
+    p = run_child(textwrap.dedent(FORK_HELPERS) + textwrap.dedent("""
         import numpy as np
         import pybuf
         from pybuf import _tuning
         _tuning._set_parallel_threshold(0)
         _tuning._set_worker(2)
+        a = np.arange(1, 300001, dtype=np.float64)
+        at_fork = []
+        os.register_at_fork(after_in_parent=lambda: at_fork.append(
+            (os_threads(), _tuning._worker_running())))
+
+        def child():
+            fresh = not _tuning._worker_running()
+            return fresh and pybuf.sum(a) == a.sum() and _tuning._worker_running()
+
+        for _ in range(5):
+            assert pybuf.sum(a) == a.sum()
+            assert _tuning._worker_running()
+            before = os_threads()
+            assert fork_and_wait(child) == 0
+            assert before is None or before == 2, before
+        assert at_fork == [(None if before is None else 1, False)] * 5, at_fork
+        assert pybuf.sum(a) == a.sum() and _tuning._worker_running()
+        print("ok")
+    """), OPENBLAS_NUM_THREADS="1", PYTHONWARNINGS="error")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.strip() == "ok"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_fork_while_other_threads_run_kernels():
+    """fork() again and again while other threads are inside two-thread
+    kernels (the fork waits for the job in progress, then stops the
+    worker): each child runs kernels on two threads and exits within its
+    time limit, and the parent's kernels use two threads afterwards."""
+    p = run_child(textwrap.dedent(FORK_HELPERS) + textwrap.dedent("""
+        import threading, warnings
+        import numpy as np
+        import pybuf
+        from pybuf import _tuning
+        # CPython 3.12+ warns about these forks: the Python threads below
+        # make the process multi-threaded (they are the test's, not pybuf's)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _tuning._set_parallel_threshold(0)
+        _tuning._set_worker(2)
         a = np.arange(1, 200001, dtype=np.float64)
         stop = threading.Event()
+        errors = []
         def spin():
             while not stop.is_set():
-                assert pybuf.sum(a) == a.sum()
+                if pybuf.sum(a) != a.sum():
+                    errors.append("sum")
         ts = [threading.Thread(target=spin) for _ in range(3)]
         for t in ts:
             t.start()
-        for _ in range(10):
-            pid = os.fork()
-            if pid == 0:
-                ok = all(pybuf.sum(a) == a.sum() for _ in range(50))
-                os._exit(0 if ok else 3)
-            _, status = os.waitpid(pid, 0)
-            assert os.waitstatus_to_exitcode(status) == 0, status
+
+        def child():
+            ok = all(pybuf.sum(a) == a.sum() for _ in range(50))
+            return ok and _tuning._worker_running()
+
+        codes = [fork_and_wait(child) for _ in range(20)]
         stop.set()
         for t in ts:
             t.join()
+        assert codes == [0] * 20, codes
+        assert not errors, errors
+        assert pybuf.sum(a) == a.sum() and _tuning._worker_running()
+        assert os_threads() in (None, 2), os_threads()   # this one and the worker
         print("ok")
-    """)
+    """), OPENBLAS_NUM_THREADS="1")
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.strip() == "ok"
 

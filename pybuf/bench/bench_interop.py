@@ -133,7 +133,9 @@ def _child(conn):
 
 def process_rows(quick=False):
     n = _sizes(quick)[1]
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: it exists on every platform, and the child is a new
+    # interpreter whatever threads (numpy's BLAS, a caller's) this one runs
+    ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_child, args=(child,), daemon=True)
     proc.start()
