@@ -428,8 +428,11 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
 #include <time.h>
 #define PYBUF_WORKER 1
 
+/* a spin-wait hint: the core may run the other hardware thread meanwhile */
 #if PYBUF_X86
 #define pybuf_cpu_relax() _mm_pause()
+#elif defined(__aarch64__) || (defined(__arm__) && __ARM_ARCH >= 7)
+#define pybuf_cpu_relax() __asm__ __volatile__("yield" ::: "memory")
 #else
 #define pybuf_cpu_relax() ((void)0)
 #endif
