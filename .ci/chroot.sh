@@ -3,6 +3,9 @@
 #
 #   chroot_make DIR SUITE ARCH PACKAGES   debootstrap DIR once (a finished
 #                                         one is reused: PYBUF_CI_CHROOTS)
+#   make_sid, make_arm64                  the two chroots the jobs use
+#                                         (.ci/prepare-chroots makes both
+#                                         at the start of .ci/run)
 #   chroot_enter DIR                      mount proc and /dev, copy the
 #                                         host's DNS, CA bundle and pip
 #                                         settings in; unmounted at exit
@@ -31,6 +34,24 @@ chroot_make() {
         "$suite" "$dir" "$MIRROR" > "$dir.log" 2>&1 || {
         tail -n 5 "$dir.log"; return 1; }
     touch "$dir/.pybuf-ready"
+}
+
+# CPython 3.14 and 3.15 (with CPython's test.test_buffer), GCC 16
+SID=$CHROOTS/sid
+make_sid() {
+    local pkgs=python3.14,python3.14-dev,python3.14-venv,libpython3.14-testsuite
+    pkgs+=,python3.15,python3.15-dev,python3.15-venv,libpython3.15-testsuite
+    pkgs+=,gcc,g++,libc6-dev,git,ca-certificates
+    command -v debootstrap > /dev/null && chroot_make "$SID" sid amd64 "$pkgs"
+}
+
+# CPython 3.13 on arm64, whose headers the aarch64 cross-build compiles
+# against; unpacked by the host, configured under qemu-user (slow: every
+# package more costs time)
+ARM64=$CHROOTS/arm64
+make_arm64() {
+    command -v debootstrap > /dev/null && [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] \
+        && chroot_make "$ARM64" trixie arm64 python3,python3-dev,python3-venv,ca-certificates
 }
 
 chroot_enter() {
