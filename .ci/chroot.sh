@@ -51,7 +51,7 @@ make_sid() {
 ARM64=$CHROOTS/arm64
 make_arm64() {
     command -v debootstrap > /dev/null && [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] \
-        && chroot_make "$ARM64" trixie arm64 python3,python3-dev,python3-venv,ca-certificates
+        && chroot_make "$ARM64" trixie arm64 python3,python3-dev,ca-certificates
 }
 
 chroot_enter() {
