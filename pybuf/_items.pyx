@@ -221,11 +221,12 @@ cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
     """Format entry for a buffer acquired from another exporter.  Its
     itemsize chooses among the readings of its format (see
     ``Format._reading``), and the canonical spelling of the reading is
-    exported.  ``format`` stays the exporter's string when pybuf reads it
-    as written, else it is the spelled-out reading: it always describes
+    both ``format`` and what is exported (one string, as memoryview,
+    _testbuffer and numpy report what they export): it always describes
     items of ``itemsize`` bytes (pickling, ``cast`` and ``describe`` read
-    it again).  A format no reading fits is kept as opaque items of
-    ``itemsize`` bytes."""
+    it again), whether the exporter's string said as much (newer ctypes
+    write a struct's padding out) or not.  A format
+    no reading fits is kept as opaque items of ``itemsize`` bytes."""
     cdef bytes raw = b"B" if cfmt == NULL else <bytes>cfmt
     cdef str fmt = raw.decode("ascii", "replace")
     cdef tuple entry = _FORMATS.get(fmt)
@@ -236,9 +237,8 @@ cdef tuple _foreign_entry(const char *cfmt, Py_ssize_t itemsize):
     except (ValueError, NotImplementedError):
         parsed = None
     if parsed is not None:
-        raw = str(parsed).encode("ascii")
-        if parsed.itemsize != _formats.parse_format(fmt).itemsize:
-            fmt = str(parsed)
+        fmt = str(parsed)
+        raw = fmt.encode("ascii")
     return _make_entry(fmt, raw, itemsize, parsed)
 
 

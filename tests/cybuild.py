@@ -16,7 +16,8 @@ def build_extension(tmp_path, name, source):
     the C compiler, and return the imported module.  Skips the test where
     Cython or setuptools is not installed (the test extra has both)."""
     pytest.importorskip("Cython", reason="compiling an extension needs Cython: pip install Cython")
-    pytest.importorskip("setuptools", reason="compiling an extension needs setuptools")
+    pytest.importorskip("setuptools", reason="compiling an extension needs setuptools: "
+                        "pip install setuptools")
     pyx = tmp_path / f"{name}.pyx"
     pyx.write_text(textwrap.dedent(source))
     setup = tmp_path / "setup.py"
