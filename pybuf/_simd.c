@@ -20,6 +20,14 @@
 #define PYBUF_X86 0
 #endif
 
+/* aarch64: Advanced SIMD is part of the architecture (no run-time check) */
+#if defined(__aarch64__) && defined(__ARM_NEON) && !defined(PYBUF_GENERIC_ONLY)
+#define PYBUF_NEON 1
+#include <arm_neon.h>
+#else
+#define PYBUF_NEON 0
+#endif
+
 #if PYBUF_X86 && (defined(__GNUC__) || defined(__clang__))
 #define PYBUF_DISPATCH 1        /* target attributes and __builtin_cpu_supports */
 #else
@@ -77,6 +85,46 @@
 #define VFM_ZERO VM_ZERO
 #define VFM_OR VM_OR
 #define VFM_ANY VM_ANY
+#include "_simd_isa.h"
+#endif
+
+#if PYBUF_NEON
+/* neon: aarch64's Advanced SIMD, 128-bit vectors.  min/max select with a
+   compare, as x86's minpd and the plain-C path do (``a < b ? a : b``):
+   NEON's own vminq/vmaxq would turn a NaN into the result and order -0.0
+   before 0.0, where the other paths keep the earlier of two equal items. */
+#define PYBUF_SFX(name) name##_neon
+#define PYBUF_TARGET
+#define PYBUF_PATH "neon"
+#define VW 2
+#define VD float64x2_t
+#define VM uint64x2_t
+#define VD_ZERO() vdupq_n_f64(0.0)
+#define VD_SET1(x) vdupq_n_f64(x)
+#define VD_LOAD(p) vld1q_f64(p)
+#define VD_LOADF(p) vcvt_f64_f32(vld1_f32(p))
+#define VD_STORE(p, v) vst1q_f64(p, v)
+#define VD_ADD(a, b) vaddq_f64(a, b)
+#define VD_FMA(a, b, c) vfmaq_f64(c, a, b)
+#define VD_MIN(a, b) vbslq_f64(vcltq_f64(a, b), a, b)
+#define VD_MAX(a, b) vbslq_f64(vcgtq_f64(a, b), a, b)
+#define VD_UNORD(a, b) veorq_u64(vandq_u64(vceqq_f64(a, a), vceqq_f64(b, b)), \
+                                 vdupq_n_u64(~(uint64_t)0))
+#define VM_ZERO() vdupq_n_u64(0)
+#define VM_OR(a, b) vorrq_u64(a, b)
+#define VM_ANY(m) (vmaxvq_u32(vreinterpretq_u32_u64(m)) != 0)
+#define VFW 4
+#define VF float32x4_t
+#define VFM uint32x4_t
+#define VF_SET1(x) vdupq_n_f32(x)
+#define VF_LOAD(p) vld1q_f32(p)
+#define VF_STORE(p, v) vst1q_f32(p, v)
+#define VF_MIN(a, b) vbslq_f32(vcltq_f32(a, b), a, b)
+#define VF_MAX(a, b) vbslq_f32(vcgtq_f32(a, b), a, b)
+#define VF_UNORD(a, b) vmvnq_u32(vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b)))
+#define VFM_ZERO() vdupq_n_u32(0)
+#define VFM_OR(a, b) vorrq_u32(a, b)
+#define VFM_ANY(m) (vmaxvq_u32(m) != 0)
 #include "_simd_isa.h"
 #endif
 
@@ -197,6 +245,11 @@ static const pybuf_simd_table *const pybuf_paths[PYBUF_SIMD_NPATHS] = {
     &pybuf_table_avx2, &pybuf_table_avx512,
 #else
     NULL, NULL,
+#endif
+#if PYBUF_NEON
+    &pybuf_table_neon,
+#else
+    NULL,
 #endif
 };
 

@@ -75,10 +75,11 @@ typedef struct {
 /* The table in use: the baseline path until pybuf_simd_select() runs. */
 extern const pybuf_simd_table *pybuf_simd;
 
-/* Paths by increasing width; names "generic" (not x86), "sse2", "avx2"
-   (with FMA), "avx512" (F, BW, DQ, VL). */
+/* Paths; names "generic" (plain C: every CPU but x86), "sse2", "avx2"
+   (with FMA), "avx512" (F, BW, DQ, VL), "neon" (aarch64's Advanced SIMD).
+   The widest a machine runs comes last among its paths. */
 enum { PYBUF_SIMD_GENERIC, PYBUF_SIMD_SSE2, PYBUF_SIMD_AVX2,
-       PYBUF_SIMD_AVX512, PYBUF_SIMD_NPATHS };
+       PYBUF_SIMD_AVX512, PYBUF_SIMD_NEON, PYBUF_SIMD_NPATHS };
 
 /* The name of path k, or NULL when this build has no path k. */
 const char *pybuf_simd_path_name(int k);

@@ -33,7 +33,8 @@ cdef _select_simd(str want, str what, type error):
 
 def _simd_path():
     """The name of the SIMD path the kernels use (``sse2``, ``avx2``,
-    ``avx512``; ``generic`` off x86)."""
+    ``avx512`` on x86-64; ``neon`` or ``generic`` on aarch64; ``generic``
+    elsewhere)."""
     return K.simd[0].name.decode("ascii")
 
 

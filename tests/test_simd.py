@@ -206,6 +206,58 @@ def test_fill(path, dtype, offset):
         assert raw[offset + n * item:] == bytes(8)
 
 
+def _exact_results(dtype):
+    """What the order-independent kernels give on the path in use: min and
+    max (of distinct values, so no tie between 0.0 and -0.0 decides), f8
+    <-> f4 conversion, byteswap, every other item, equal, fill; as bytes."""
+    out = []
+    other = "f4" if dtype == "f8" else "f8"
+    for n in SIZES:
+        rng = rng_for("exact", dtype, n)
+        a = rng.permutation(np.arange(1, n + 1)).astype(dtype) * 0.75 - n / 3
+        a[a == 0] = 0.5
+        specials = [("plain", a)]
+        for value in (-0.0, np.inf, -np.inf):
+            b = a.copy()
+            b[rng.integers(n)] = value
+            specials.append((repr(value), b))
+        for name, x in specials:
+            for op in (pybuf.min, pybuf.max):
+                out.append((name, op.__name__, np.array(op(x), dtype).tobytes()))
+            d = np.empty(n, other)
+            pybuf.copyto(d, x)
+            out.append((name, "convert", d.tobytes()))
+            out.append((name, "byteswap", pybuf.byteswap(x).tobytes()))
+            e = np.empty((n + 1) // 2, dtype)
+            pybuf.copyto(e, x[::2])
+            out.append((name, "take2", e.tobytes()))
+            y = x.copy()
+            out.append((name, "equal", pybuf.equal(x, y)))
+            y[n // 2] = np.nan
+            out.append((name, "unequal", pybuf.equal(x, y)))
+        f = np.empty(n, dtype)
+        pybuf.fill(f, -0.0)
+        out.append(("", "fill", f.tobytes()))
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["f4", "f8"])
+def test_paths_agree_bit_for_bit(dtype):
+    """Every path gives the baseline path's bits (the plain-C path on all
+    but x86) wherever the result does not depend on the order of the
+    operations: the same rules for NaN, infinities and -0.0 everywhere."""
+    old = _tuning._simd_path()
+    try:
+        _tuning._set_simd_path(PATHS[0])
+        want = _exact_results(dtype)
+        for p in PATHS[1:]:
+            _tuning._set_simd_path(p)
+            got = _exact_results(dtype)
+            assert got == want, p
+    finally:
+        _tuning._set_simd_path(old)
+
+
 def test_paths_and_cache_info():
     assert PATHS[0] in ("sse2", "generic")
     assert _tuning._simd_path() == PATHS[-1] or os.environ.get("PYBUF_SIMD")
