@@ -1,13 +1,16 @@
 """Build pybuf's extension modules.
 
-Metadata lives in pyproject.toml; this file only lists the extensions and sets
-the Cython directives, once, for all of them.  ``PYBUF_DEBUG=1`` turns the
-bounds, wraparound and initialisation checks back on and keeps debug info.
+Metadata lives in pyproject.toml; this file only lists the extensions, sets
+the Cython directives, once, for all of them, and the compiler flags in the
+spelling of the compiler the build uses (GCC and clang, or MSVC).
+``PYBUF_DEBUG=1`` turns the bounds, wraparound and initialisation checks
+back on and keeps debug info.
 """
 import os
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("PYBUF_DEBUG", "") not in ("", "0")
 
@@ -21,15 +24,32 @@ directives = {
     "cdivision": not DEBUG,
 }
 
-# -g0 last: Python's own CFLAGS often carry -g, and release wheels ship
-# without debug info (a PYBUF_DEBUG=1 build keeps it).
-extra_compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-g0"]
 define_macros = [("PYBUF_DEBUG", "1")] if DEBUG else []
-extra_link_args = []
-if os.name == "posix":
-    # pybuf.kernels splits large work between two POSIX threads.
-    extra_compile_args.append("-pthread")
-    extra_link_args.append("-pthread")
+
+
+class BuildExt(build_ext):
+    """Compiler flags in the compiler's own spelling, known only once the
+    build has chosen the compiler."""
+
+    def build_extensions(self):
+        if self.compiler.compiler_type == "msvc":
+            compile_args = ["/Od", "/Zi"] if DEBUG else ["/O2"]
+            link_args = []
+        else:
+            # -g0 last: Python's own CFLAGS often carry -g, and release
+            # wheels ship without debug info (a PYBUF_DEBUG=1 build keeps
+            # it).  pybuf.kernels splits large work between two POSIX
+            # threads.
+            compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-g0"]
+            link_args = []
+            if os.name == "posix":
+                compile_args.append("-pthread")
+                link_args.append("-pthread")
+        for ext in self.extensions:
+            ext.extra_compile_args = compile_args + ext.extra_compile_args
+            ext.extra_link_args = link_args + ext.extra_link_args
+        super().build_extensions()
+
 
 MODULES = ["_items", "_layout", "_alloc", "buffer", "kernels", "_ops", "_dlpack",
            "_introspect", "_tuning"]
@@ -52,10 +72,9 @@ C_DEPENDS = {"kernels": ["pybuf/_simd.h", "pybuf/_simd_isa.h",
 extensions = [
     Extension(f"pybuf.{name}", [f"pybuf/{name}.pyx"] + C_SOURCES.get(name, []),
               depends=C_DEPENDS.get(name, []),
-              extra_compile_args=extra_compile_args,
-              define_macros=define_macros,
-              extra_link_args=extra_link_args)
+              define_macros=define_macros)
     for name in MODULES
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives))
+setup(ext_modules=cythonize(extensions, compiler_directives=directives),
+      cmdclass={"build_ext": BuildExt})

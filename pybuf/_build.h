@@ -3,7 +3,9 @@
 #ifndef PYBUF_BUILD_H
 #define PYBUF_BUILD_H
 
-#if defined(__OPTIMIZE__)
+/* GCC and clang say whether they optimise; MSVC does not, and its builds
+   of extensions are release builds (/O2, NDEBUG) unless asked otherwise. */
+#if defined(__OPTIMIZE__) || (defined(_MSC_VER) && defined(NDEBUG))
 #define PYBUF_BUILT_OPTIMIZED 1
 #else
 #define PYBUF_BUILT_OPTIMIZED 0

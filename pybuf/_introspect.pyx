@@ -58,7 +58,7 @@ def _request(obj, int flags):
     PyObject_GetBuffer(obj, &view, flags)
     try:
         return {
-            "buf": <Py_ssize_t><uintptr_t>view.buf,
+            "buf": <size_t><uintptr_t>view.buf,     # unsigned: 32-bit addresses above 2 GiB
             "obj": None if <void *>view.obj == NULL else type(view.obj),
             "len": view.len,
             "readonly": bool(view.readonly),

@@ -489,6 +489,7 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
 #else
 #define pybuf_cpu_relax() ((void)0)
 #endif
+#define PYBUF_ALIGN8 __attribute__((aligned(8)))
 #define PYBUF_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define PYBUF_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
@@ -510,7 +511,10 @@ static struct {
     pybuf_task task;
     char *args;
     size_t argsize;
-    uint64_t left;              /* parts not taken: [low 32 bits, high 32 bits) */
+    /* parts not taken: [low 32 bits, high 32 bits); 8-byte aligned, or
+       32-bit x86 (where uint64_t is 4-aligned in structs) turns its
+       atomics into calls to libatomic, which Python does not load */
+    PYBUF_ALIGN8 uint64_t left;
     int cpu[2];                 /* where the caller [0] and worker [1] last ran */
 } pybuf_w = { .owner = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER,
               .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER };
@@ -609,9 +613,14 @@ static int pybuf_core_free(long long now) {
     cur.busy = pybuf_busy_ns();
     if (cur.busy < 0) return pybuf_load.free_core;
     cur.ours = pybuf_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+#if defined(_POSIX_THREAD_CPUTIME) && _POSIX_THREAD_CPUTIME >= 0 && !defined(__APPLE__)
     cur.worker = (pybuf_w.started > 0
                   && pthread_getcpuclockid(pybuf_w.thread, &wid) == 0)
                  ? pybuf_clock_ns(wid) : 0;
+#else
+    (void)wid;          /* no per-thread CPU clock (macOS): the worker's */
+    cur.worker = 0;     /* time counts as load, which errs towards one thread */
+#endif
     /* the newest sample at least a window old (the clock ticks are 10 ms:
        a shorter window is mostly rounding) */
     for (i = 1; i <= pybuf_load.count; i++) {
@@ -643,7 +652,7 @@ static long long pybuf_now_ns(void) {
 
 /* The CPU this thread runs on, or -1 where unknown. */
 static int pybuf_cpu(void) {
-#if defined(__linux__) && defined(__GLIBC__)
+#if defined(__linux__)         /* glibc, musl and bionic have it */
     return sched_getcpu();
 #else
     return -1;

@@ -17,6 +17,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* C99's restrict: MSVC's C compiler spells it __restrict */
+#if defined(_MSC_VER)
+#define PYBUF_RESTRICT __restrict
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
+#define PYBUF_RESTRICT restrict
+#elif defined(__GNUC__) || defined(__clang__)
+#define PYBUF_RESTRICT __restrict__
+#else
+#define PYBUF_RESTRICT
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define pybuf_prefetch(p) __builtin_prefetch((p), 0, 3)
 #define pybuf_prefetch_nta(p) __builtin_prefetch((p), 0, 0)

@@ -145,15 +145,15 @@ PYBUF_MINMAX(pybuf_max_f32, float, VF, VFM, VFW, VF_SET1, VF_LOAD, VF_STORE,
 
 /* ---- Plain loops, vectorised by the compiler for the path ---------------- */
 
-static PYBUF_TARGET void PYBUF_SFX(pybuf_cvt_f64_f32)(float *restrict d,
-                                                      const double *restrict s,
+static PYBUF_TARGET void PYBUF_SFX(pybuf_cvt_f64_f32)(float *PYBUF_RESTRICT d,
+                                                      const double *PYBUF_RESTRICT s,
                                                       ptrdiff_t n) {
     ptrdiff_t i;
     for (i = 0; i < n; i++) d[i] = (float)s[i];
 }
 
-static PYBUF_TARGET void PYBUF_SFX(pybuf_cvt_f32_f64)(double *restrict d,
-                                                      const float *restrict s,
+static PYBUF_TARGET void PYBUF_SFX(pybuf_cvt_f32_f64)(double *PYBUF_RESTRICT d,
+                                                      const float *PYBUF_RESTRICT s,
                                                       ptrdiff_t n) {
     ptrdiff_t i;
     for (i = 0; i < n; i++) d[i] = (double)s[i];
@@ -162,8 +162,8 @@ static PYBUF_TARGET void PYBUF_SFX(pybuf_cvt_f32_f64)(double *restrict d,
 /* In place (d == s) through one pointer, so that the loop needs no
    run-time overlap check to be vectorised. */
 #define PYBUF_BSWAP_LINE(name, T, SWAP)                                    \
-static PYBUF_TARGET void PYBUF_SFX(name##_apart)(T *restrict d,            \
-                                                 const T *restrict s,      \
+static PYBUF_TARGET void PYBUF_SFX(name##_apart)(T *PYBUF_RESTRICT d,            \
+                                                 const T *PYBUF_RESTRICT s,      \
                                                  ptrdiff_t n) {            \
     ptrdiff_t i;                                                           \
     for (i = 0; i < n; i++) d[i] = SWAP(s[i]);                             \
@@ -180,7 +180,7 @@ PYBUF_BSWAP_LINE(pybuf_bswap64_line, uint64_t, pybuf_bswap64)
 /* Every other item (a[::2], the real parts of complex items): two loads
    and a permute per vector. */
 #define PYBUF_TAKE2(name, T)                                               \
-static PYBUF_TARGET void PYBUF_SFX(name)(T *restrict d, const T *restrict s, \
+static PYBUF_TARGET void PYBUF_SFX(name)(T *PYBUF_RESTRICT d, const T *PYBUF_RESTRICT s, \
                                          ptrdiff_t n) {                    \
     ptrdiff_t i;                                                           \
     for (i = 0; i < n; i++) d[i] = s[2 * i];                               \

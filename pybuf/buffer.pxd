@@ -16,7 +16,8 @@ cdef class Buffer:
     cdef Py_ssize_t *_shape         # ndim entries (NULL when ndim == 0)
     cdef Py_ssize_t *_strides       # ndim entries, bytes (NULL when ndim == 0)
     cdef Py_ssize_t *_suboffsets    # NULL unless the memory is indirect
-    cdef Py_ssize_t _inline[8]      # shape and strides when ndim <= 4
+    cdef Py_ssize_t _dims_inline[8]  # shape and strides when ndim <= 4 (not "_inline":
+                                     # a keyword of MSVC, a macro of mingw)
     cdef bytes _format              # NUL-terminated, handed to consumers
     cdef str _fmt                   # the format as given
     cdef char _code                 # native single-char code, or 0

@@ -177,7 +177,7 @@ cdef class Buffer:
             self._has_src = False
             PyBuffer_Release(&self._src)
         _free_block(self._mem, self.nbytes, self._align)
-        if self._shape != self._inline:
+        if self._shape != self._dims_inline:
             free(self._shape)      # strides live in the same block
         free(self._suboffsets)
         self._mem = NULL
@@ -805,7 +805,7 @@ cdef int _set_dims(Buffer self, int ndim, const Py_ssize_t *shape) except -1:
     """Point _shape/_strides at storage for ``ndim`` dimensions (inline up
     to 4, else one malloc'd block) and copy ``shape``; strides are the
     caller's to fill."""
-    if self._shape != NULL and self._shape != self._inline:
+    if self._shape != NULL and self._shape != self._dims_inline:
         free(self._shape)
     self._shape = self._strides = NULL
     if ndim > 4:
@@ -813,7 +813,7 @@ cdef int _set_dims(Buffer self, int ndim, const Py_ssize_t *shape) except -1:
         if self._shape == NULL:
             raise MemoryError()
     elif ndim > 0:
-        self._shape = self._inline
+        self._shape = self._dims_inline
     if ndim:
         self._strides = self._shape + ndim
         memcpy(self._shape, shape, ndim * sizeof(Py_ssize_t))
