@@ -58,14 +58,15 @@ MODULES = ["_items", "_layout", "_alloc", "buffer", "kernels", "_ops", "_dlpack"
 # headers it reads (a change to one rebuilds the module).
 C_SOURCES = {"kernels": ["pybuf/_simd.c"]}
 C_DEPENDS = {"kernels": ["pybuf/_simd.h", "pybuf/_simd_isa.h",
-                         "pybuf/_floatconv.h"],
+                         "pybuf/_floatconv.h", "pybuf/_compiler.h"],
              # _memory.h: also through _layout.pxd, cimported by buffer, _ops;
              # _dlpack.h through _dlpack_c.pxd
-             "_tuning": ["pybuf/_simd.h"],
-             "_ops": ["pybuf/_simd.h", "pybuf/_memory.h"],
-             "_layout": ["pybuf/_memory.h"],
-             "_alloc": ["pybuf/_memory.h"],
-             "buffer": ["pybuf/_memory.h", "pybuf/_build.h", "pybuf/_dlpack.h"],
+             "_tuning": ["pybuf/_simd.h", "pybuf/_compiler.h"],
+             "_ops": ["pybuf/_simd.h", "pybuf/_memory.h", "pybuf/_compiler.h"],
+             "_layout": ["pybuf/_memory.h", "pybuf/_compiler.h"],
+             "_alloc": ["pybuf/_memory.h", "pybuf/_compiler.h"],
+             "buffer": ["pybuf/_memory.h", "pybuf/_build.h", "pybuf/_dlpack.h",
+                        "pybuf/_compiler.h"],
              "_dlpack": ["pybuf/_dlpack.h"],
              "_introspect": ["pybuf/_build.h"]}
 

@@ -28,7 +28,10 @@ trap _chroot_cleanup EXIT
 chroot_make() {
     local dir=$1 suite=$2 arch=$3 pkgs=$4
     [ -e "$dir/.pybuf-ready" ] && return 0
-    rm -rf "$dir"
+    # a half-made chroot of an earlier run: never delete through a mount
+    # (a bound /dev would take the host's device nodes with it)
+    findmnt -rno TARGET | grep "^$dir/" | sort -r | while read -r m; do umount -l "$m"; done
+    rm -rf --one-file-system "$dir"
     mkdir -p "$(dirname "$dir")"
     debootstrap --arch="$arch" --variant=minbase --include="$pkgs" \
         "$suite" "$dir" "$MIRROR" > "$dir.log" 2>&1 || {

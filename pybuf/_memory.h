@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <Python.h>
+#include "_compiler.h"
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -41,12 +42,12 @@ static inline void pybuf_advise_huge(void *p, size_t n) {
 
 /* a * b into *r; nonzero when it overflows Py_ssize_t.  One multiply with
    the compiler's overflow check instead of a 64-bit division.  Elsewhere
-   (MSVC; or -DPYBUF_NO_BUILTIN_OVERFLOW, which the tests use to run this
-   path) a division per sign case: a factor may be negative (reversed
-   strides), and C's division truncates toward zero, which makes each bound
-   exact for integer factors. */
+   (MSVC; or -DPYBUF_NO_BUILTINS, which the tests use to run this path) a
+   division per sign case: a factor may be negative (reversed strides), and
+   C's division truncates toward zero, which makes each bound exact for
+   integer factors. */
 static inline int pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r) {
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(PYBUF_NO_BUILTIN_OVERFLOW)
+#if PYBUF_GNUC
     return __builtin_mul_overflow(a, b, r);
 #else
     if (a != 0 && b != 0) {

@@ -28,7 +28,7 @@
 #define PYBUF_NEON 0
 #endif
 
-#if PYBUF_X86 && (defined(__GNUC__) || defined(__clang__))
+#if PYBUF_X86 && PYBUF_GNUC
 #define PYBUF_DISPATCH 1        /* target attributes and __builtin_cpu_supports */
 #else
 #define PYBUF_DISPATCH 0
@@ -474,7 +474,7 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
    hold the GIL or not.  No worker lives across fork() (a pthread_atfork
    handler stops it first; the next call starts one, in parent and
    child); at exit the worker is stopped and joined. */
-#if (defined(__unix__) || defined(__APPLE__)) && (defined(__GNUC__) || defined(__clang__))
+#if (defined(__unix__) || defined(__APPLE__)) && PYBUF_GNUC
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>

@@ -17,18 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* C99's restrict: MSVC's C compiler spells it __restrict */
-#if defined(_MSC_VER)
-#define PYBUF_RESTRICT __restrict
-#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L
-#define PYBUF_RESTRICT restrict
-#elif defined(__GNUC__) || defined(__clang__)
-#define PYBUF_RESTRICT __restrict__
-#else
-#define PYBUF_RESTRICT
-#endif
+#include "_compiler.h"
 
-#if defined(__GNUC__) || defined(__clang__)
+#if PYBUF_GNUC
 #define pybuf_prefetch(p) __builtin_prefetch((p), 0, 3)
 #define pybuf_prefetch_nta(p) __builtin_prefetch((p), 0, 0)
 #define pybuf_bswap16(x) __builtin_bswap16(x)
@@ -37,10 +28,10 @@
 #else
 #define pybuf_prefetch(p) ((void)(p))
 #define pybuf_prefetch_nta(p) ((void)(p))
-static uint16_t pybuf_bswap16(uint16_t x) { return (uint16_t)((x >> 8) | (x << 8)); }
-static uint32_t pybuf_bswap32(uint32_t x) {
+static inline uint16_t pybuf_bswap16(uint16_t x) { return (uint16_t)((x >> 8) | (x << 8)); }
+static inline uint32_t pybuf_bswap32(uint32_t x) {
     return (x >> 24) | ((x >> 8) & 0xff00u) | ((x << 8) & 0xff0000u) | (x << 24); }
-static uint64_t pybuf_bswap64(uint64_t x) {
+static inline uint64_t pybuf_bswap64(uint64_t x) {
     return ((uint64_t)pybuf_bswap32((uint32_t)x) << 32) | pybuf_bswap32((uint32_t)(x >> 32)); }
 #endif
 

@@ -17,7 +17,7 @@ MEMORY_H = os.path.join(os.path.dirname(pybuf.__file__), "_memory.h")
 MUL_FALLBACK = """
 cdef extern from *:
     '''
-    #define PYBUF_NO_BUILTIN_OVERFLOW 1
+    #define PYBUF_NO_BUILTINS 1
     #include "%s"
     '''
     int pybuf_mul_overflow(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *r)

@@ -884,7 +884,10 @@ def test_cimport_staged_kernels(tmp_path):
         for dt in ("<f8", ">f4", "e", "<i4", "u1"):
             dst = np.zeros(len(x), dt)
             mod.convert(src, dst)
-            np.testing.assert_array_equal(dst, src.astype(dt))
+            # a negative float to an unsigned type is undefined in C (numpy
+            # and pybuf give what the compiler and CPU give): in range only
+            ok = slice(None) if dt != "u1" or src.dtype.kind == "i" else x >= 0
+            np.testing.assert_array_equal(dst[ok], src[ok].astype(dt))
     a = np.arange(-500, 500)
     assert mod.equal(a.astype(">i4"), unaligned(a.astype("<i8")))
     assert mod.equal(a.astype("e"), a.astype(">f8")[::-1][::-1])
