@@ -21,6 +21,7 @@ import mmap
 import operator
 import os
 import secrets
+import sys
 
 from pybuf._layout import shape_and_nbytes
 from pybuf.buffer import Buffer, _view_as, asbuffer
@@ -203,22 +204,40 @@ _atexit_registered = False
 
 
 def _unlink_leftovers():
-    import _posixshmem
+    shm = _posixshmem()
     for name, pid in list(_LINKED.items()):
         if pid == os.getpid():
             try:
-                _posixshmem.shm_unlink("/" + name)
+                shm.shm_unlink("/" + name)
             except OSError:
                 pass
     _LINKED.clear()
 
 
+# The longest name shm_open takes, less its leading "/": macOS allows 31
+# bytes in all (PSHMNAMLEN); Linux 255 (NAME_MAX), of which pybuf allows 200.
+_NAME_MAX = 30 if sys.platform == "darwin" else 200
+
+
+def _posixshmem():
+    """CPython's shm_open/shm_unlink (POSIX only); a clear error elsewhere."""
+    try:
+        import _posixshmem
+    except ImportError:
+        raise NotImplementedError(
+            "pybuf's named shared memory needs POSIX shm_open, which this "
+            "platform lacks (Windows): use multiprocessing.shared_memory."
+            "SharedMemory and pybuf.asbuffer(shm.buf) instead") from None
+    return _posixshmem
+
+
 def _check_name(name):
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, not {type(name).__name__}")
-    if not name or "/" in name or "\0" in name or len(name) > 200:
-        raise ValueError(f"invalid shared memory name {name!r}: 1 to 200 "
-                         f"characters, no '/'")
+    if (not name or "/" in name or "\0" in name
+            or len(name.encode("utf-8", "surrogateescape")) > _NAME_MAX):
+        raise ValueError(f"invalid shared memory name {name!r}: 1 to "
+                         f"{_NAME_MAX} bytes, no '/'")
     return name
 
 
@@ -252,10 +271,10 @@ class SharedBuffer(_Mapped):
         """
         if self._unlinked:
             return
-        import _posixshmem
+        shm = _posixshmem()
         self._unlinked = True
         _LINKED.pop(self.name, None)
-        _posixshmem.shm_unlink("/" + self.name)
+        shm.shm_unlink("/" + self.name)
 
     def __exit__(self, *exc):
         # The creator's with-block owns the segment: unlink, then unmap.
@@ -287,8 +306,7 @@ class SharedBuffer(_Mapped):
 
 
 def _map_shm(name, flags, nbytes):
-    import _posixshmem
-    fd = _posixshmem.shm_open("/" + name, flags, mode=0o600)
+    fd = _posixshmem().shm_open("/" + name, flags, mode=0o600)
     try:
         if flags & os.O_CREAT:
             # At least one byte: a zero-length mapping is not allowed.
@@ -326,7 +344,10 @@ def shared(shape, format="B", *, name=None):
     FileExistsError
         A segment with this name exists.
     ValueError
-        A bad shape, format or name.
+        A bad shape, format or name (1 to 200 bytes, 30 on macOS; no
+        ``/``).
+    NotImplementedError
+        The platform has no POSIX shared memory (Windows).
 
     Notes
     -----
@@ -367,9 +388,8 @@ def shared(shape, format="B", *, name=None):
 
 
 def _unlink_name(name):
-    import _posixshmem
     _LINKED.pop(name, None)
-    _posixshmem.shm_unlink("/" + name)
+    _posixshmem().shm_unlink("/" + name)
 
 
 def attach(name, shape, format="B"):
@@ -395,6 +415,8 @@ def attach(name, shape, format="B"):
         No segment of that name (never created, or already unlinked).
     ValueError
         The segment is smaller than ``shape`` and ``format`` need.
+    NotImplementedError
+        The platform has no POSIX shared memory (Windows).
     """
     shape, nbytes = _shape_and_nbytes(shape, format)
     mm = _map_shm(_check_name(name), os.O_RDWR, nbytes)

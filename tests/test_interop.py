@@ -503,6 +503,22 @@ def test_shared_bad_input():
         pybuf.shared(4, "not a format")
     with pytest.raises(TypeError):
         pybuf.SharedBuffer(4)
+    # the longest name this platform's shm_open takes, in bytes
+    longest = 30 if sys.platform == "darwin" else 200
+    with pybuf.shared(4, name="n" * longest) as b:
+        assert b.name == "n" * longest
+    for bad in ("n" * (longest + 1), "\u00e9" * (longest // 2 + 1)):
+        with pytest.raises(ValueError, match=f"1 to {longest} bytes"):
+            pybuf.shared(4, name=bad)
+
+
+def test_shared_memory_missing_is_clear(monkeypatch):
+    """Where CPython has no _posixshmem (Windows), shared() and attach()
+    say what to use instead; nothing is left behind."""
+    monkeypatch.setitem(sys.modules, "_posixshmem", None)   # import fails
+    for call in (lambda: pybuf.shared(4), lambda: pybuf.attach("pybuf_x", 4)):
+        with pytest.raises(NotImplementedError, match="multiprocessing.shared_memory"):
+            call()
 
 
 def test_shared_copy_does_not_share():
