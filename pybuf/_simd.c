@@ -302,9 +302,59 @@ int pybuf_simd_select(const char *name) {
 
 /* ---- Caches -------------------------------------------------------------- */
 
+/* The size of the data (or unified) cache of ``level`` (1-3), or of the
+   highest level for 0, as the operating system reports it; 0 when unknown. */
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+/* sysctl's hw.l1dcachesize, hw.l2cachesize, hw.l3cachesize (Apple silicon
+   has no L3: its L2 is the last level). */
+static size_t pybuf_os_cache_size(int level) {
+    static const char *const names[] = {"hw.l1dcachesize", "hw.l2cachesize",
+                                        "hw.l3cachesize"};
+    unsigned char v[8] = {0};
+    size_t len = sizeof(v);
+    uint64_t v64;
+    uint32_t v32;
+    if (level == 0) {
+        size_t l3 = pybuf_os_cache_size(3);
+        return l3 ? l3 : pybuf_os_cache_size(2);
+    }
+    if (level < 1 || level > 3 || sysctlbyname(names[level - 1], v, &len, NULL, 0) != 0)
+        return 0;
+    if (len == sizeof(v64)) { memcpy(&v64, v, sizeof(v64)); return (size_t)v64; }
+    if (len == sizeof(v32)) { memcpy(&v32, v, sizeof(v32)); return (size_t)v32; }
+    return 0;
+}
+#elif defined(_WIN32)
+#include <windows.h>
+/* GetLogicalProcessorInformation's cache descriptors (one per cache and
+   core; the sizes agree across cores). */
+static size_t pybuf_os_cache_size(int level) {
+    SYSTEM_LOGICAL_PROCESSOR_INFORMATION *info;
+    DWORD len = 0, i;
+    size_t best = 0;
+    int top = 0;
+    GetLogicalProcessorInformation(NULL, &len);
+    if (len == 0 || (info = (SYSTEM_LOGICAL_PROCESSOR_INFORMATION *)malloc(len)) == NULL)
+        return 0;
+    if (GetLogicalProcessorInformation(info, &len)) {
+        for (i = 0; i < len / sizeof(*info); i++) {
+            const CACHE_DESCRIPTOR *c = &info[i].Cache;
+            if (info[i].Relationship != RelationCache || c->Type == CacheInstruction)
+                continue;
+            if (c->Level == level || (level == 0 && c->Level >= top)) {
+                top = c->Level;
+                best = c->Size;
+            }
+        }
+    }
+    free(info);
+    return best;
+}
+#else
 /* /sys/devices/system/cpu/cpu0/cache/index<i>/{level,type,size}: the data
    or unified cache of ``level``, or the highest level for 0. */
-static size_t pybuf_sys_cache_size(int level) {
+static size_t pybuf_os_cache_size(int level) {
     size_t best = 0;
     int i, top = 0;
     for (i = 0; i < 8; i++) {
@@ -337,6 +387,7 @@ static size_t pybuf_sys_cache_size(int level) {
     }
     return best;
 }
+#endif
 
 size_t pybuf_cache_size(int level) {
     long v = -1;
@@ -351,7 +402,7 @@ size_t pybuf_cache_size(int level) {
     }
 #endif
     if (v > 0) return (size_t)v;
-    return pybuf_sys_cache_size(level);
+    return pybuf_os_cache_size(level);
 }
 
 /* Streaming stores skip the cache: they pay only when the destination
