@@ -193,9 +193,12 @@ cdef tuple _format_entry(object fmt):
     if not (<str>fmt).isascii() or "\0" in <str>fmt:
         raise ValueError(f"invalid format {fmt!r}: not printable ASCII")
     parsed = _formats.parse_format(fmt)
-    # exported as its canonical spelling: consumers such as numpy do not
-    # all read what the parser accepts ("i i")
-    entry = _make_entry(fmt, str(parsed).encode("ascii"), parsed.itemsize, parsed)
+    # Exported as its canonical spelling (consumers such as numpy do not
+    # all read what the parser accepts: "i i"), and that is .format too:
+    # one string, as memoryview, _testbuffer and numpy report what they
+    # export.  The user's spelling reads the same (parse_format).
+    canon = str(parsed)
+    entry = _make_entry(canon, canon.encode("ascii"), parsed.itemsize, parsed)
     if len(_FORMATS) < 4096:
         _FORMATS[fmt] = entry
     return entry

@@ -19,7 +19,7 @@ cdef class Buffer:
     cdef Py_ssize_t _dims_inline[8]  # shape and strides when ndim <= 4 (not "_inline":
                                      # a keyword of MSVC, a macro of mingw)
     cdef bytes _format              # NUL-terminated, handed to consumers
-    cdef str _fmt                   # the format as given
+    cdef str _fmt                   # the format exported (_format as str)
     cdef char _code                 # native single-char code, or 0
     cdef object _parsed             # pybuf.formats.Format, or None if opaque
     cdef bint _readonly

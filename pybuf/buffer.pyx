@@ -280,7 +280,9 @@ cdef class Buffer:
 
     @property
     def format(self):
-        """The format string, as given."""
+        """The format string this Buffer exports: the canonical spelling of
+        the one it was given (``pybuf.zeros(3, "@i").format == "i"``), or
+        of the reading of another exporter's format that pybuf chose."""
         return _live(self)._fmt
 
     @property

@@ -576,8 +576,11 @@ def test_exception_types_as_memoryview():
 def test_export_is_canonical():
     np = _np()
     b = pybuf.Buffer(3, "i i")
-    assert b.format == "i i"                      # as the user gave it
-    assert memoryview(b).format == "ii"
+    assert b.format == memoryview(b).format == "ii"   # what is exported
+    for given in ("@i", "=d", "! 2h", "1d", "<q", "i i", "T{@i:a:}"):
+        c = pybuf.Buffer(2, given)
+        assert c.format == memoryview(c).format == str(pybuf.parse_format(given))
+        assert pybuf.parse_format(c.format) == pybuf.parse_format(given)
     assert np.asarray(b).dtype == np.dtype("i,i")
     assert pybuf.equal(b, pybuf.Buffer(3, "ii"))
     assert memoryview(pybuf.Buffer(2, "! 2h")).format == ">2h"

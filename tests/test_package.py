@@ -192,6 +192,18 @@ def test_headers_shipped_only_where_a_pxd_needs_them():
                 with open(os.path.join(folder, f)) as fh:
                     needed |= {os.path.normpath(os.path.join(
                         os.path.dirname(rel), h)) for h in _extern_headers(fh.read())}
+    # and what those headers include in turn ("_compiler.h")
+    todo = list(needed)
+    while todo:
+        h = todo.pop()
+        path = os.path.join(pkg, h)
+        if os.path.isfile(path):
+            with open(path) as fh:
+                more = {os.path.normpath(os.path.join(os.path.dirname(h), inc))
+                        for inc in re.findall(r'^\s*#\s*include\s+"([^"]+)"',
+                                              fh.read(), re.M)}
+            todo.extend(more - needed)
+            needed |= more
     # System headers (<stdlib.h> ...) are not pybuf's to ship: a needed
     # header is pybuf's when the source tree has it.
     source = os.path.join(ROOT, "pybuf")
