@@ -463,9 +463,6 @@ cdef class Buffer:
             self._unpin()
 
     def __delitem__(self, key):
-        raise TypeError("cannot delete items of a Buffer (its size is fixed)")
-
-    def __delitem__(self, key):
         # memory has a fixed size: as memoryview, a TypeError
         raise TypeError("cannot delete items of a Buffer (its memory has a fixed size)")
 
