@@ -14,6 +14,7 @@ Ownership, as the DLPack standard sets it:
 """
 from pybuf._types cimport MAX_NDIM
 from pybuf.buffer cimport Buffer, from_memory
+from pybuf.buffer import copy as _copy
 from pybuf._dlpack_c cimport *
 
 cdef extern from "Python.h":
@@ -78,7 +79,10 @@ cdef bint _cpu_readable(int device_type):
     return device_type in (kDLCPU, kDLCUDAHost, kDLROCMHost, kDLCUDAManaged)
 
 
-cdef Buffer _consume(object capsule, object producer_type):
+cdef Buffer _consume(object capsule, object producer_type, bint *copied):
+    """A Buffer over the tensor of a DLPack capsule, which it consumes;
+    ``copied[0]``: the producer flagged the tensor as a copy made for this
+    consumer (versioned capsules only)."""
     cdef const char *name
     cdef DLManagedTensor *m = NULL
     cdef DLManagedTensorVersioned *mv = NULL
@@ -104,9 +108,11 @@ cdef Buffer _consume(object capsule, object producer_type):
                               f"reads 1.x)")
         t = &mv.dl_tensor
         readonly = (mv.flags & FLAG_READ_ONLY) != 0
+        copied[0] = (mv.flags & FLAG_IS_COPIED) != 0
     elif pyname == NAME:
         m = <DLManagedTensor *>PyCapsule_GetPointer(capsule, NAME)
         t = &m.dl_tensor
+        copied[0] = False
     elif pyname in (USED_NAME, USED_VNAME):
         raise BufferError("this DLPack capsule was already consumed (a capsule "
                           "can be consumed once)")
@@ -162,31 +168,81 @@ cdef Buffer _consume(object capsule, object producer_type):
     return result
 
 
-def from_dlpack(obj):
-    """A zero-copy Buffer over the memory of any CPU DLPack producer.
+class NotDLPackProducer(AttributeError, TypeError):
+    """Raised by :func:`from_dlpack` for an object with no ``__dlpack__``:
+    an AttributeError, as the array API standard says, and a TypeError, as
+    for any other argument of the wrong kind (and as pybuf raised before)."""
+
+
+cdef tuple _requested_device(object device):
+    """The DLPack device a ``device`` argument names: None, ``"cpu"`` or a
+    ``(device_type, device_id)`` pair, as ``__dlpack_device__`` gives."""
+    if device is None:
+        return None
+    if isinstance(device, str):
+        if device.lower() == "cpu":
+            return (kDLCPU, 0)
+        raise ValueError(f"device {device!r}: pybuf has only the CPU (\"cpu\" "
+                         f"or (1, 0))")
+    try:
+        device_type, device_id = device
+        device_type, device_id = int(device_type), int(device_id)
+    except (TypeError, ValueError):
+        raise TypeError(f"device must be None, 'cpu' or a (device_type, "
+                        f"device_id) pair, not {device!r}") from None
+    if (device_type, device_id) != (kDLCPU, 0):
+        raise BufferError(f"device ({device_type}, {device_id}) "
+                          f"({_device_name(device_type)}): pybuf's Buffers "
+                          f"live in CPU memory only (1, 0)")
+    return (kDLCPU, 0)
+
+
+def from_dlpack(x, /, *, device=None, copy=None):
+    """A Buffer with the data of any DLPack producer: the array API
+    standard's ``from_dlpack``.
 
     Parameters
     ----------
-    obj : object
+    x : object
         An object with ``__dlpack__`` and ``__dlpack_device__`` (a numpy
         array, a torch tensor, a Buffer, ...), or a DLPack capsule.
+    device : None, "cpu" or (device_type, device_id), optional
+        Where the result lives: pybuf's Buffers are in CPU memory, so the
+        only device is ``"cpu"``, ``(1, 0)``.  None (the default): where
+        ``x`` is, which must then be memory the CPU reads.  Given, it is
+        passed on to the producer (``dl_device``), which may copy there.
+    copy : bool or None, optional
+        True: always a copy, which the Buffer owns.  False: never a copy;
+        ``BufferError`` where the producer would have to make one.  None
+        (the default): the producer's memory, shared, when it can be.
 
     Returns
     -------
     Buffer
-        Shares the producer's memory; read-only when the producer said so
-        (versioned capsules only).  Its ``base`` owns the tensor and calls
-        the producer's deleter once, when the Buffer, its views and exports
-        are all gone; until then the producer's memory stays valid.
+        Sharing the producer's memory unless a copy was asked for or
+        needed; read-only when the producer said so (versioned capsules).
+        A shared Buffer's ``base`` owns the tensor and calls the producer's
+        deleter once, when the Buffer, its views and exports are gone.
 
     Raises
     ------
+    AttributeError
+        ``x`` has no ``__dlpack__`` (and is no DLPack capsule); the
+        exception is also a TypeError.
     BufferError
-        Memory the CPU cannot read, a data type with no PEP 3118 format
-        (bfloat16, vector lanes, ...), an unsupported DLPack version, or a
-        capsule already consumed.
-    TypeError
-        ``obj`` is neither a DLPack producer nor a DLPack capsule.
+        Memory the CPU cannot read (and no copy allowed or possible), a
+        data type with no PEP 3118 format (bfloat16, vector lanes, ...), an
+        unsupported DLPack version, a capsule already consumed; a device
+        other than the CPU.
+    ValueError, TypeError
+        A ``device`` that is not None, ``"cpu"`` or a device pair.
+
+    Notes
+    -----
+    The producer is asked with the keywords of DLPack 1.0 and the 2023.12
+    standard (``max_version``, ``dl_device``, ``copy``); a producer from
+    before them, which takes none, is asked again without, and ``copy=True``
+    is then made here.  Such producers never copy, so ``copy=False`` holds.
 
     Examples
     --------
@@ -195,22 +251,40 @@ def from_dlpack(obj):
     >>> b = pybuf.from_dlpack(a)
     >>> b.shape, b.format, b.address == a.ctypes.data
     ((2, 3), 'f', True)
+    >>> pybuf.from_dlpack(a, copy=True).address == a.ctypes.data
+    False
     """
-    if PyCapsule_CheckExact(obj):
-        return _consume(obj, "capsule")
-    if not hasattr(obj, "__dlpack__"):
-        raise TypeError(f"'{type(obj).__name__}' is not a DLPack producer "
-                        f"(no __dlpack__ method)")
-    if hasattr(obj, "__dlpack_device__"):
-        device_type, device_id = obj.__dlpack_device__()
+    cdef bint copied = False
+    dl_device = _requested_device(device)
+    if copy is not None and not isinstance(copy, bool):
+        raise TypeError(f"copy must be True, False or None, not {copy!r}")
+    if PyCapsule_CheckExact(x):
+        # already exported: shared as it is, copied when asked
+        result = _consume(x, "capsule", &copied)
+        return _copy(result) if copy and not copied else result
+    if not hasattr(x, "__dlpack__"):
+        raise NotDLPackProducer(f"'{type(x).__name__}' object has no attribute "
+                                f"'__dlpack__': it is not a DLPack producer")
+    if dl_device is None and hasattr(x, "__dlpack_device__"):
+        device_type, device_id = x.__dlpack_device__()
         if not _cpu_readable(int(device_type)):
-            raise BufferError(f"{type(obj).__name__} is on "
+            raise BufferError(f"{type(x).__name__} is on "
                               f"{_device_name(int(device_type))} (device "
                               f"{int(device_type)}, id {device_id}): pybuf can "
-                              f"only view memory the CPU can read")
+                              f"only view memory the CPU can read (pass "
+                              f"device='cpu' to ask the producer for a copy)")
+    kwargs = {"max_version": (DLPACK_MAJOR, DLPACK_MINOR)}
+    if dl_device is not None:
+        kwargs["dl_device"] = dl_device
+    if copy is not None:
+        kwargs["copy"] = copy
     try:
-        capsule = obj.__dlpack__(max_version=(DLPACK_MAJOR, DLPACK_MINOR))
+        capsule = x.__dlpack__(**kwargs)
     except TypeError:
-        # A producer older than DLPack 1.0 takes no max_version.
-        capsule = obj.__dlpack__()
-    return _consume(capsule, type(obj).__name__)
+        # A producer from before DLPack 1.0 takes none of these keywords.
+        capsule = x.__dlpack__()
+    result = _consume(capsule, type(x).__name__, &copied)
+    if copy and not copied:
+        # the producer did not copy (it was not asked, or did not say so)
+        result = _copy(result)
+    return result

@@ -308,8 +308,101 @@ def test_foreign_device_refused():
 
     with pytest.raises(BufferError, match="CUDA"):
         pybuf.from_dlpack(OnGPU())
-    with pytest.raises(TypeError, match="DLPack"):
+    with pytest.raises(AttributeError, match="__dlpack__"):
         pybuf.from_dlpack(b"bytes")
+    with pytest.raises(TypeError, match="DLPack"):      # and a TypeError too
+        pybuf.from_dlpack(b"bytes")
+    # asked for a copy on the CPU, the producer is asked to make it
+    with pytest.raises(AssertionError, match="must not be asked"):
+        pybuf.from_dlpack(OnGPU(), device="cpu")
+
+
+# --------------------------------------------------------------------------
+# the array API standard's from_dlpack(x, /, *, device=None, copy=None)
+
+class Recorder:
+    """A producer that records what it was asked and answers as numpy does;
+    ``modern=False``: a producer from before DLPack 1.0 (no keywords)."""
+
+    def __init__(self, a, modern=True):
+        self.a, self.modern, self.asked = a, modern, []
+
+    def __dlpack__(self, **kw):
+        if not self.modern and kw:
+            raise TypeError("__dlpack__() got an unexpected keyword argument")
+        self.asked.append(kw)
+        return self.a.__dlpack__(**kw)
+
+    def __dlpack_device__(self):
+        return self.a.__dlpack_device__()
+
+
+@pytest.mark.parametrize("copy", [None, True, False])
+@pytest.mark.parametrize("device", [None, "cpu", (1, 0)])
+@pytest.mark.parametrize("modern", [True, False])
+def test_from_dlpack_array_api(copy, device, modern):
+    a = np.arange(12, dtype=np.float64).reshape(3, 4)[:, ::2]
+    r = Recorder(a, modern)
+    b = pybuf.from_dlpack(r, device=device, copy=copy)
+    assert b.tolist() == a.tolist() and b.shape == a.shape
+    shares = b.address == a.ctypes.data
+    assert shares == (copy is not True)
+    if copy:
+        # the producer's copy (numpy flags it IS_COPIED) or pybuf's
+        assert not b.readonly
+    if modern:
+        kw, = r.asked                   # asked once, with every keyword
+        assert kw["max_version"][0] == 1
+        assert kw.get("dl_device") == (None if device is None else (1, 0))
+        assert kw.get("copy", None) is copy
+    else:
+        assert r.asked == [{}]          # asked again without the keywords
+    a[0, 0] = 99.0
+    assert (b[0, 0] == 99.0) == shares
+
+
+def test_from_dlpack_copy_false_refused_where_a_copy_is_needed():
+    """copy=False is passed to the producer, which refuses when it would
+    have to copy (BufferError, the standard's answer)."""
+
+    class NeedsCopy(Recorder):
+        def __dlpack__(self, **kw):
+            if kw.get("copy") is False:
+                raise BufferError("this producer can only export a copy")
+            return super().__dlpack__(**kw)
+
+    with pytest.raises(BufferError, match="only export a copy"):
+        pybuf.from_dlpack(NeedsCopy(np.zeros(3)), copy=False)
+    assert pybuf.from_dlpack(NeedsCopy(np.ones(3)), copy=True).tolist() == [1.0] * 3
+
+
+def test_from_dlpack_numpy_producer_and_consumer_copy_semantics():
+    a = np.arange(5, dtype=np.int32)
+    view = pybuf.from_dlpack(a, copy=False)
+    own = pybuf.from_dlpack(a, copy=True)
+    assert view.address == a.ctypes.data and own.address != a.ctypes.data
+    # numpy as the consumer of pybuf, with the same keywords
+    assert np.from_dlpack(own, copy=False).ctypes.data == own.address
+    assert np.from_dlpack(own, copy=True).ctypes.data != own.address
+    # a capsule too: copy=True copies it here
+    c = pybuf.from_dlpack(a.__dlpack__(max_version=(1, 0)), copy=True)
+    assert c.address != a.ctypes.data and c.tolist() == a.tolist()
+
+
+@pytest.mark.parametrize("device, error", [
+    ((2, 0), BufferError), ("cuda", ValueError), (1, TypeError),
+    ((1, 1), BufferError), ("gpu", ValueError),
+])
+def test_from_dlpack_devices_other_than_the_cpu(device, error):
+    with pytest.raises(error):
+        pybuf.from_dlpack(np.zeros(2), device=device)
+
+
+def test_from_dlpack_keywords_only():
+    with pytest.raises(TypeError):
+        pybuf.from_dlpack(np.zeros(2), None)         # device is keyword-only
+    with pytest.raises(TypeError, match="copy"):
+        pybuf.from_dlpack(np.zeros(2), copy="yes")
 
 
 @pytest.mark.parametrize("field, value, match", [
@@ -392,3 +485,21 @@ def test_torch_dtypes_round_trip(dtype):
 def test_torch_bfloat16_refused():
     with pytest.raises(BufferError, match="bfloat16"):
         pybuf.from_dlpack(torch.zeros(3, dtype=torch.bfloat16))
+
+
+@requires_torch
+def test_torch_from_dlpack_copy_keywords_both_ways():
+    """torch as producer and consumer of the array API's copy and device
+    keywords."""
+    t = torch.arange(6, dtype=torch.float32)
+    view = pybuf.from_dlpack(t, copy=False, device="cpu")
+    own = pybuf.from_dlpack(t, copy=True)
+    assert view.address == t.data_ptr() and own.address != t.data_ptr()
+    t[0] = 42.0
+    assert view[0] == 42.0 and own[0] == 0.0
+    b = pybuf.zeros(4, "d")
+    assert torch.from_dlpack(b, copy=False).data_ptr() == b.address
+    back = torch.from_dlpack(b, copy=True)
+    assert back.data_ptr() != b.address
+    back[0] = 5.0
+    assert b[0] == 0.0
