@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 
-def get_include():
+def get_include() -> str:
     """Directory to add to a Cython build's include path so that
     ``cimport pybuf.buffer`` (and the other ``.pxd`` files) resolve."""
     return _os.path.dirname(_os.path.abspath(__path__[0]))

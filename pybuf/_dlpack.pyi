@@ -1,7 +1,6 @@
 """Type stubs for pybuf._dlpack (DLPack import; the export is
 Buffer.__dlpack__)."""
-from typing import Any
-
+from pybuf._typing import CapsuleType, DLPackProducer
 from pybuf.buffer import Buffer
 
 class DLPackOwner:
@@ -12,5 +11,6 @@ class DLPackOwner:
 
 class NotDLPackProducer(AttributeError, TypeError): ...
 
-def from_dlpack(x: Any, /, *, device: str | tuple[int, int] | None = None,
+def from_dlpack(x: DLPackProducer | CapsuleType, /, *,
+                device: str | tuple[int, int] | None = None,
                 copy: bool | None = None) -> Buffer: ...

@@ -16,11 +16,14 @@ import math
 import re
 import struct
 import sys
-from typing import Optional, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 from pybuf import _introspect
 from pybuf._introspect import REQUESTS
 from pybuf.formats import parse_format
+
+if TYPE_CHECKING:
+    from pybuf._typing import Exporter
 
 __all__ = ["BufferInfo", "describe", "REQUESTS"]
 
@@ -181,7 +184,7 @@ class BufferInfo:
         lines.extend(self.memory_map())
         return "\n".join(lines)
 
-    def memory_map(self):
+    def memory_map(self) -> list[str]:
         """The memory map as a list of text lines (empty when not drawn).
 
         One cell is ``g`` bytes, ``g`` the largest size that divides the
@@ -283,7 +286,7 @@ class BufferInfo:
         return "".join(out)
 
 
-def describe(obj, *, request: Union[None, str, int] = None) -> BufferInfo:
+def describe(obj: Exporter, *, request: Union[None, str, int] = None) -> BufferInfo:
     """Describe the memory any buffer exporter hands out.
 
     Asks ``obj`` for ``PyBUF_FULL_RO`` (format, shape, strides and
@@ -471,7 +474,7 @@ _PLAIN_WORDS = {"?": "bool", "c": "char (1-byte bytes)", "P": "void pointer",
                 "Zg": "complex long double"}
 
 
-def format_meaning(fmt, itemsize):
+def format_meaning(fmt: Optional[str], itemsize: int) -> str:
     """A format string in words: ``"<i"`` is ``"little-endian int32"``.
 
     Falls back to ``"N-byte items"`` for a format the engine

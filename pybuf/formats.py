@@ -45,6 +45,10 @@ import math
 import struct
 import sys
 from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from pybuf._typing import Exporter
 
 __all__ = ["Format", "Field", "parse_format", "calcsize"]
 
@@ -820,6 +824,8 @@ class Format:
 
     __slots__ = ("_items", "itemsize", "alignment", "_text", "_plan", "_hash",
                  "_info")
+    itemsize: int
+    alignment: int
 
     def __new__(cls, fmt):
         return parse_format(fmt)
@@ -867,7 +873,7 @@ class Format:
         return f"Format({self._text!r})"
 
     @property
-    def format(self):
+    def format(self) -> str:
         """The canonical format string (same as ``str(self)``)."""
         return self._text
 
@@ -957,7 +963,7 @@ class Format:
             object.__setattr__(self, "_plan", plan)
         return plan
 
-    def unpack(self, data):
+    def unpack(self, data: Exporter) -> Any:
         """One item from exactly ``itemsize`` bytes (any bytes-like object).
 
         Returns a scalar for a one-value format, else a tuple (nested for
@@ -993,7 +999,7 @@ class Format:
             raise _object_error()
         return _read(plan.top, iter(flat))
 
-    def unpack_from(self, buffer, offset=0):
+    def unpack_from(self, buffer: Exporter, offset: int = 0) -> Any:
         """One item read from ``buffer`` at byte ``offset`` (no copy)."""
         mv = memoryview(buffer).cast("B")
         if offset < 0 or offset + self.itemsize > len(mv):
@@ -1001,7 +1007,7 @@ class Format:
                              f"offset {offset}; the buffer has {len(mv)}")
         return self.unpack(mv[offset:offset + self.itemsize])
 
-    def iter_unpack(self, buffer):
+    def iter_unpack(self, buffer: Exporter) -> Iterator[Any]:
         """Iterator over the items of a bytes-like object of a multiple of
         ``itemsize`` bytes, like :func:`struct.iter_unpack` (one
         ``struct`` call per item where the format allows)."""
@@ -1030,7 +1036,7 @@ class Format:
         n = self.itemsize
         return (self.unpack(mv[i:i + n]) for i in range(0, len(mv), n))
 
-    def pack(self, value):
+    def pack(self, value: Any) -> bytes:
         """``value`` as ``itemsize`` bytes (padding bytes are zero).
 
         Raises
@@ -1191,7 +1197,7 @@ class Format:
 
     # --- numpy --------------------------------------------------------------
 
-    def to_dtype(self):
+    def to_dtype(self) -> Any:
         """The numpy dtype numpy gives a buffer of this format.
 
         Follows numpy's own reading of PEP 3118 (unnamed fields are
@@ -1214,7 +1220,7 @@ class Format:
         return dt
 
     @classmethod
-    def from_dtype(cls, dtype):
+    def from_dtype(cls, dtype: Any) -> Format:
         """The Format of a numpy dtype, with its offsets, padding, byte
         order and sub-arrays (``from_dtype(d).to_dtype() == d`` for the
         dtypes numpy can export).
@@ -1369,7 +1375,7 @@ _CACHE = {}
 _CACHE_MAX = 4096
 
 
-def parse_format(fmt):
+def parse_format(fmt: str) -> Format:
     """Parse a PEP 3118 format string into a :class:`Format` (cached).
 
     Parameters
@@ -1424,7 +1430,7 @@ def parse_format(fmt):
     return result
 
 
-def calcsize(fmt):
+def calcsize(fmt: str) -> int:
     """Itemsize in bytes of format string ``fmt`` (see :func:`parse_format`).
 
     Unlike :func:`struct.calcsize`, a format under native alignment ``@``

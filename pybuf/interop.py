@@ -23,9 +23,14 @@ import os
 import secrets
 import sys
 
+from typing import TYPE_CHECKING
+
 from pybuf._layout import shape_and_nbytes
 from pybuf.buffer import Buffer, _view_as, asbuffer
 from pybuf.formats import calcsize
+
+if TYPE_CHECKING:
+    from pybuf._typing import Shape
 
 __all__ = ["MemmapBuffer", "SharedBuffer", "attach", "memmap", "shared"]
 
@@ -58,7 +63,7 @@ class _Mapped(Buffer):
         raise TypeError(f"{type(self).__name__} objects are made by "
                         f"pybuf.memmap(), pybuf.shared() and pybuf.attach()")
 
-    def close(self):
+    def close(self) -> None:
         """Unmap now.
 
         Raises
@@ -90,7 +95,11 @@ class MemmapBuffer(_Mapped):
         Byte offset of the first item in the file.
     """
 
-    def flush(self):
+    filename: str
+    mode: str
+    offset: int
+
+    def flush(self) -> None:
         """Write changes to the file (``msync``); a no-op for modes ``r``
         and ``c``, whose changes never reach the file."""
         if self._mmap is None:
@@ -99,7 +108,8 @@ class MemmapBuffer(_Mapped):
             self._mmap.flush()
 
 
-def memmap(path, format="B", shape=None, *, mode="r", offset=0):
+def memmap(path: str | os.PathLike[str], format: str = "B", shape: Shape | None = None,
+           *, mode: str = "r", offset: int = 0) -> MemmapBuffer:
     """A Buffer over (part of) a file, mapped into memory.
 
     Parameters
@@ -258,7 +268,10 @@ class SharedBuffer(_Mapped):
         Whether this process created the segment.
     """
 
-    def unlink(self):
+    name: str
+    creator: bool
+
+    def unlink(self) -> None:
         """Remove the segment's name, so that no process can attach any
         more.  Memory already mapped stays valid until unmapped everywhere;
         the system frees it then.  Call once, in one process (usually the
@@ -320,7 +333,7 @@ def _map_shm(name, flags, nbytes):
         os.close(fd)
 
 
-def shared(shape, format="B", *, name=None):
+def shared(shape: Shape, format: str = "B", *, name: str | None = None) -> SharedBuffer:
     """A zero-filled Buffer in a new named shared-memory segment.
 
     Another process maps the same memory with ``attach(b.name, shape,
@@ -392,7 +405,7 @@ def _unlink_name(name):
     _posixshmem().shm_unlink("/" + name)
 
 
-def attach(name, shape, format="B"):
+def attach(name: str, shape: Shape, format: str = "B") -> SharedBuffer:
     """A Buffer over an existing named shared-memory segment.
 
     Parameters
