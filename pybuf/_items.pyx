@@ -84,6 +84,12 @@ cdef int _code_type(char c, bint native) noexcept nogil:
         return TYPE_FLOAT16
     if c == b'g' and native:
         return TYPE_LONGDOUBLE
+    # CPython 3.14's struct codes for C's float and double complex ("Zf",
+    # "Zd" elsewhere)
+    if c == b'F' and sizeof(float) == 4:
+        return TYPE_COMPLEX64
+    if c == b'D' and sizeof(double) == 8:
+        return TYPE_COMPLEX128
     return TYPE_OPAQUE
 
 

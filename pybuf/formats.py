@@ -12,6 +12,7 @@ The grammar is PEP 3118's, read the way numpy reads it:
   in numpy.  The default is ``@``.
 * an item is ``[(d0,d1,...)][prefix][count]code[:name:]`` where ``code`` is
   one of ``? c b B h H i I l L q Q n N e f d g s p P O x u w``, ``Zf Zd Zg``
+  (``F`` and ``D``, CPython 3.14's spellings, read as ``Zf`` and ``Zd``)
   or a struct ``T{items}``.  Whitespace may separate items.
 * ``t`` (bits), ``&`` (pointers) and ``X{}`` (functions) have no portable
   meaning: :class:`NotImplementedError`.
@@ -64,6 +65,10 @@ _UINT = "BHILQNP"
 _STRINGS = "spuwx"                  # the count is part of one element
 _CODES = set("?cbBhHiIlLqQnNefdgspPOxuw") | {"Zf", "Zd", "Zg"}
 _UNSUPPORTED = {"t": "bit fields", "&": "pointers", "X": "function pointers"}
+# CPython 3.14's struct (and its ctypes' exports) spell float and double
+# complex "F" and "D"; 3.15, numpy and PEP 3118 spell them "Zf" and "Zd",
+# which is what pybuf exports (numpy reads no "D").
+_COMPLEX_ALIASES = {"F": "Zf", "D": "Zd"}
 _NATIVE_ONLY = {"n", "N", "P", "g", "Zg"}
 
 # Standard sizes (prefixes = < > !).  'O' is a pointer whatever the prefix,
@@ -269,6 +274,9 @@ class _Parser:
                 self.fail("'Z' must be followed by 'f', 'd' or 'g'")
             it.code = z
             self.i += 2
+        elif c in _COMPLEX_ALIASES:
+            it.code = _COMPLEX_ALIASES[c]       # read as, and spelled, "Zf"/"Zd"
+            self.i += 1
         elif c in _CODES:
             it.code = c
             self.i += 1

@@ -702,3 +702,61 @@ def test_native_tolist_matches_memoryview(code):
     assert b[:, ::-3].tolist() == [row[::-3] for row in m.tolist()]
     assert b.T.tolist() == [list(col) for col in zip(*m.tolist())]
     assert b == m
+
+
+# --------------------------------------------------------------------------
+# CPython 3.14's complex codes "F" and "D" (3.15 and numpy: "Zf", "Zd")
+
+def _struct_reads(code):
+    try:
+        struct.calcsize(code)
+        return True
+    except struct.error:
+        return False
+
+
+@pytest.mark.parametrize("alias, canon", [
+    ("F", "Zf"), ("D", "Zd"), ("<D", "<Zd"), (">F", ">Zf"), ("2D", "2Zd"),
+    ("T{D:z:i:n:}", "T{Zd:z:i:n:}"), ("(2)F", "(2)Zf"),
+])
+def test_complex_codes_of_cpython_314(alias, canon):
+    f = parse_format(alias)
+    assert f == parse_format(canon) and str(f) == canon
+    assert f.itemsize == parse_format(canon).itemsize
+    values = {"F": 1.5 - 2j, "D": -0.25 + 1e300j}
+    # the running CPython's struct is the oracle where it reads the code
+    for code, v in values.items():
+        g = parse_format(code)
+        assert g.unpack(g.pack(v)) == v
+        for spelling in (code, "Z" + code.lower()):
+            if _struct_reads(spelling):
+                assert g.pack(v) == struct.pack(spelling, v)
+                assert struct.unpack(spelling, g.pack(v)) == (v,)
+
+
+def test_complex_codes_in_buffers_and_kernels():
+    b = pybuf.zeros(3, "D")
+    assert b.format == memoryview(b).format == "Zd" and b.itemsize == 16
+    b[1] = 2 - 3j
+    assert b.tolist() == [0j, 2 - 3j, 0j]
+    assert pybuf.sum(b) == 2 - 3j
+    c = pybuf.astype(b, "F")
+    assert c.format == "Zf" and c.tolist() == [0j, 2 - 3j, 0j]
+    np = pytest.importorskip("numpy")
+    assert np.asarray(b).dtype == np.complex128 and np.asarray(c).dtype == np.complex64
+    # an exporter that says "D" (CPython 3.14's ctypes; here a cast view)
+    raw = pybuf.Buffer(2, "d")
+    raw[0], raw[1] = 1.0, 2.0
+    z = pybuf.asbuffer(raw).cast("D")
+    assert z.tolist() == [1 + 2j] and z.format == "Zd"
+
+
+@pytest.mark.skipif(not hasattr(ctypes, "c_double_complex"),
+                    reason="ctypes has complex types from CPython 3.14")
+def test_ctypes_complex_arrays_read_as_complex():
+    arr = (ctypes.c_double_complex * 3)(1 + 2j, -3j, 4)
+    b = pybuf.asbuffer(arr)
+    assert b.tolist() == [1 + 2j, -3j, 4 + 0j]          # not opaque bytes
+    assert b.format in ("Zd", "<Zd", ">Zd") and pybuf.sum(b) == 5 - 1j
+    f = (ctypes.c_float_complex * 2)(1 + 1j, 2)
+    assert pybuf.asbuffer(f).tolist() == [1 + 1j, 2 + 0j]
