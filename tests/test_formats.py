@@ -742,7 +742,7 @@ def test_complex_codes_in_buffers_and_kernels():
     assert pybuf.sum(b) == 2 - 3j
     c = pybuf.astype(b, "F")
     assert c.format == "Zf" and c.tolist() == [0j, 2 - 3j, 0j]
-    np = pytest.importorskip("numpy")
+    np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
     assert np.asarray(b).dtype == np.complex128 and np.asarray(c).dtype == np.complex64
     # an exporter that says "D" (CPython 3.14's ctypes; here a cast view)
     raw = pybuf.Buffer(2, "d")
