@@ -764,3 +764,23 @@ def test_numpy_new_buffer_protocol_through_pybuf(method):
 
     getattr(ThroughPybuf(), method)()
     assert seen
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i2", ">i4", "<u8", "f4", ">f8", "e", "c8",
+                                   ">c16", "?", "V3", "S5", "i4,f8", "u1,(2,3)i2",
+                                   [("a", "<i2"), ("b", ">f8")]])
+def test_format_is_what_is_exported(producers, dtype):
+    """``b.format == memoryview(b).format`` for a Buffer over every producer
+    of the suite (and a Buffer made from its format), whatever spelling
+    the producer used."""
+    np = _np()
+    a = np.zeros(6, dtype=dtype)
+    try:
+        memoryview(a)
+    except (ValueError, BufferError, NotImplementedError):
+        pytest.skip(f"numpy exports no buffer of {dtype}")
+    for name, obj, _ in producers(a):
+        b = pybuf.asbuffer(obj)
+        assert b.format == memoryview(b).format, (name, dtype)
+        c = pybuf.Buffer(2, b.format)
+        assert c.format == memoryview(c).format == b.format, (name, dtype)
