@@ -43,7 +43,8 @@ pybuf.copyto(z, np.ones((2, 2), np.float32))
 s = pybuf.sum(a) + pybuf.min(arr) + pybuf.max(b)
 d = pybuf.dot(a, a)
 same: bool = pybuf.equal(a, pybuf.copy(a))
-swapped: np.ndarray = pybuf.byteswap(a.copy())
+swapped = pybuf.byteswap(a.copy())      # the same array back: an ndarray
+kind: str = swapped.dtype.kind
 into: pybuf.Buffer = pybuf.byteswap(a, out=pybuf.empty(6, "d"))
 fmt: pybuf.Format = pybuf.parse_format("<2h")
 n: int = pybuf.calcsize("T{i:a:d:b:}") + fmt.itemsize
