@@ -121,10 +121,6 @@ cdef inline int _common_type(int a, int b) noexcept nogil:
     return TYPE_INT64
 
 
-# A task that pybuf.kernels may run on two threads (pybuf_task of _simd.h).
-ctypedef void (*Task)(void *) noexcept nogil
-
-
 cdef inline int _nparts(Py_ssize_t nbytes) noexcept nogil:
     """How many parts two-thread work on ``nbytes`` is cut into: 4 below
     1 MiB (data in the two L2 caches: fewer hand-offs; measured, warm
@@ -142,39 +138,24 @@ ctypedef struct KernelsImpl:
     # the thresholds (read at each call; pybuf._tuning sets them)
     Py_ssize_t *stream_bytes
     Py_ssize_t *parallel_bytes
-    # pybuf_run_parts of _simd.c: the parts (argsize bytes each) shared by
-    # the calling thread and the persistent worker
-    void (*run_parts)(Task task, void *args, size_t argsize, Py_ssize_t nparts,
-                      size_t nbytes, bint large) noexcept nogil
-    # kernels._split_line: one long line in parts on two threads, or False
-    bint (*split_line)(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
-                       Side *dside, Side *sside, bint stream) noexcept nogil
     void (*loop_init)(Loop *L, int ndim, const Py_ssize_t *shape,
                       char *p0, const Py_ssize_t *s0, Py_ssize_t is0,
                       char *p1, const Py_ssize_t *s1, Py_ssize_t is1,
                       bint flip) noexcept nogil
-    Py_ssize_t (*loop_items)(Loop *L) noexcept nogil
     void (*copy_loop)(Loop *L, Py_ssize_t isz) noexcept nogil
     void (*fill_loop)(Loop *L, const char *item, Py_ssize_t isz) noexcept nogil
     void (*bswap_line)(char *d, Py_ssize_t ds, const char *s, Py_ssize_t ss,
                        Py_ssize_t n, Py_ssize_t isz, Py_ssize_t unit) noexcept nogil
     void (*bswap_loop)(Loop *L, Py_ssize_t isz, Py_ssize_t unit) noexcept nogil
-    void (*stream_lines_loop)(int kind, Loop *L, Py_ssize_t isz, Py_ssize_t unit,
-                              Side *dside, Side *sside) noexcept nogil
     const char *(*stage_in)(const char *s, Py_ssize_t ss, Side *side,
                             Py_ssize_t n, int want, char *tmp, char *tmp2,
                             Py_ssize_t *stride) noexcept nogil
     void (*narrow_line)(Side *side, const double *s, char *d, Py_ssize_t ds,
                         Py_ssize_t n) noexcept nogil
-    void (*convert_line)(char *d, Py_ssize_t ds, Side *dside,
-                         const char *s, Py_ssize_t ss, Side *sside,
-                         Py_ssize_t n) noexcept nogil
     void (*reduce_line)(int t, const char *p, Py_ssize_t s, Py_ssize_t n,
                         int op, Reduction *acc) noexcept nogil
     bint (*equal_line)(int t, const char *a, Py_ssize_t sa, const char *b,
                        Py_ssize_t sb, Py_ssize_t n) noexcept nogil
-    void (*dot_line)(int t, const char *a, Py_ssize_t sa, const char *b,
-                     Py_ssize_t sb, Py_ssize_t n, Reduction *acc) noexcept nogil
     bint (*equal_staged)(const char *a, Py_ssize_t s0, Side *sa,
                          const char *b, Py_ssize_t s1, Side *sb,
                          Py_ssize_t n, int t) noexcept nogil

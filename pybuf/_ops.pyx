@@ -256,9 +256,6 @@ cdef int _copy_operands(Operand *d, Operand *s, Py_buffer *dv,
     cdef PyThreadState *_ts
     cdef Operand staged
     cdef Loop L
-    cdef Side ds, ss
-    cdef Py_ssize_t idx[MAX_NDIM]
-    cdef int last, i
     cdef bint same = _same_items(dv, d, sv, s)
     cdef bint big = d.nbytes >= NOGIL_BYTES
     cdef char *tmp = NULL
@@ -296,29 +293,11 @@ cdef int _copy_operands(Operand *d, Operand *s, Py_buffer *dv,
         else:
             _split_complex(d)
             _split_complex(s)
-        _side(d, &ds)
-        _side(s, &ss)
-        K.loop_init(&L, d.ndim, d.shape, d.data, d.strides, d.itemsize,
-                   s.data, s.strides, s.itemsize, True)
-        if L.ndim == 0:
-            return 0
-        last = L.ndim - 1
-        memset(idx, 0, sizeof(idx))
-        if ds.type == ss.type and ds.size == ss.size and ds.swapped != ss.swapped \
-                and ds.storage == ss.storage:
-            _ts = _unlock(big)
-            K.bswap_loop(&L, ds.size, ds.size)
-            _relock(_ts)
-            return 0
+        # the C API's kernel (storage-only types by their own TypeId)
         _ts = _unlock(big)
-        if K.loop_items(&L) * ds.size >= K.stream_bytes[0] and L.s0[last] == ds.size:
-            K.stream_lines_loop(LINE_CONVERT, &L, ds.size, ds.size, &ds, &ss)
-        elif not K.split_line(LINE_CONVERT, &L, ds.size, ds.size, &ds, &ss, False):
-            while True:
-                K.convert_line(L.p0, L.s0[last], &ds, L.p1, L.s1[last], &ss,
-                              L.shape[last])
-                if not _advance(&L, last, idx):
-                    break
+        convert_items(d.ndim, d.shape, s.data, s.strides, s.storage or s.type,
+                      s.swapped, d.data, d.strides, d.storage or d.type,
+                      d.swapped)
         _relock(_ts)
     finally:
         free(tmp)
@@ -628,75 +607,6 @@ cdef object _scalar(int t, Reduction *acc, bint as_bool):
     return acc.i
 
 
-cdef struct ReduceTask:
-    int type
-    int op
-    const char *a
-    Py_ssize_t sa
-    const char *b          # dot: the second operand
-    Py_ssize_t sb
-    Py_ssize_t n
-    Reduction acc
-
-
-cdef void _reduce_task(void *arg) noexcept nogil:
-    cdef ReduceTask *t = <ReduceTask *>arg
-    K.reduce_line(t.type, t.a, t.sa, t.n, t.op, &t.acc)
-
-
-cdef void _dot_task(void *arg) noexcept nogil:
-    cdef ReduceTask *t = <ReduceTask *>arg
-    K.dot_line(t.type, t.a, t.sa, t.b, t.sb, t.n, &t.acc)
-
-
-cdef void _combine(Reduction *into, Reduction *part, int op, int t) noexcept nogil:
-    """Fold a partial reduction (of a later part of the items) into another."""
-    cdef bint take
-    if part.count == 0:
-        return
-    if op == REDUCE_SUM:
-        into.i = <int64_t>(<uint64_t>into.i + <uint64_t>part.i)   # wraps
-        into.u += part.u
-        into.f += part.f
-    else:
-        into.nan = into.nan or part.nan
-        if into.count == 0:
-            take = True
-        elif _is_float(t):
-            take = part.f > into.f if op == REDUCE_MAX else part.f < into.f
-        elif _is_unsigned(t):
-            take = part.u > into.u if op == REDUCE_MAX else part.u < into.u
-        else:
-            take = part.i > into.i if op == REDUCE_MAX else part.i < into.i
-        if take:
-            into.i = part.i
-            into.u = part.u
-            into.f = part.f
-    into.count += part.count
-
-
-cdef void _split_reduce(Task task, int t, int op, const char *a,
-                        Py_ssize_t sa, const char *b, Py_ssize_t sb,
-                        Py_ssize_t n, Reduction *acc) noexcept nogil:
-    """Reduce (or dot) a line in parts on two threads; the partial results
-    are folded in order, so the result does not depend on which thread
-    ran which part."""
-    cdef ReduceTask p[PYBUF_PARTS]
-    cdef Py_ssize_t lo
-    cdef int i, k = _nparts(n * _abs(sa))
-    memset(p, 0, sizeof(p))
-    for i in range(k):
-        lo = _part(n, i, k)
-        p[i].type = t; p[i].op = op
-        p[i].a = a + lo * sa; p[i].sa = sa; p[i].sb = sb
-        p[i].b = b + lo * sb if b != NULL else NULL
-        p[i].n = _part(n, i + 1, k) - lo
-    K.run_parts(task, p, sizeof(ReduceTask), k, n * _abs(sa),
-                n * _abs(sa) >= K.stream_bytes[0])
-    for i in range(k):
-        _combine(acc, &p[i].acc, op, t)
-
-
 cdef int _reduce_operand(Operand *x, int op, Reduction *acc) except -1:
     """Fold every item of a real operand into acc (any order/alignment)."""
     cdef PyThreadState *_ts
@@ -718,19 +628,17 @@ cdef int _reduce_operand(Operand *x, int op, Reduction *acc) except -1:
     n = L.shape[last]
     s = L.s0[last]
     _ts = _unlock(x.nbytes >= NOGIL_BYTES)
-    if L.ndim == 1 and side.direct and x.nbytes >= K.parallel_bytes[0]:
-        _split_reduce(_reduce_task, side.type, op, L.p0, s, NULL, 0, n, acc)
+    if side.direct:
+        # the C API's kernel (on two threads when large)
+        reduce_items(op, x.ndim, x.shape, x.data, x.strides, side.type, acc)
         _relock(_ts)
         return 0
     while True:
-        if side.direct:
-            K.reduce_line(side.type, L.p0, s, n, op, acc)
-        else:
-            for off in range(0, n, 512):      # 512 == CHUNK (range needs a literal step)
-                c = CHUNK if n - off > CHUNK else n - off
-                p = K.stage_in(L.p0 + off * s, s, &side, c, side.type,
-                              <char *>tmp, <char *>tmp2, &stride)
-                K.reduce_line(side.type, p, stride, c, op, acc)
+        for off in range(0, n, 512):      # 512 == CHUNK (range needs a literal step)
+            c = CHUNK if n - off > CHUNK else n - off
+            p = K.stage_in(L.p0 + off * s, s, &side, c, side.type,
+                          <char *>tmp, <char *>tmp2, &stride)
+            K.reduce_line(side.type, p, stride, c, op, acc)
         if not _advance(&L, last, idx):
             break
     _relock(_ts)
@@ -835,7 +743,6 @@ def dot(a, b):
     cdef PyThreadState *_ts
     cdef Py_buffer av, bv
     cdef Operand oa, ob
-    cdef Side sa, sb
     cdef Reduction acc
     cdef Py_ssize_t n
     cdef int t
@@ -855,26 +762,13 @@ def dot(a, b):
         if _is_complex(oa.type) or _is_complex(ob.type):
             return _complex_dot(&oa, &ob)
         memset(&acc, 0, sizeof(acc))
-        _side(&oa, &sa)
-        _side(&ob, &sb)
-        if oa.type == ob.type and sa.direct and sb.direct:
-            t = oa.type
-            _ts = _unlock(oa.nbytes >= NOGIL_BYTES)
-            if oa.nbytes >= K.parallel_bytes[0]:
-                _split_reduce(_dot_task, t, REDUCE_SUM, oa.data,
-                              oa.strides[0], ob.data, ob.strides[0], n, &acc)
-            else:
-                K.dot_line(t, oa.data, oa.strides[0], ob.data,
-                          ob.strides[0], n, &acc)
-            _relock(_ts)
-        else:
-            # staged: the C API's dot_items (storage-only types by
-            # their own TypeId)
-            _ts = _unlock(oa.nbytes >= NOGIL_BYTES)
-            t = dot_items(n, oa.data, oa.strides[0], oa.storage or oa.type,
-                          oa.swapped, ob.data, ob.strides[0],
-                          ob.storage or ob.type, ob.swapped, &acc)
-            _relock(_ts)
+        # the C API's kernel: direct or staged, on two threads when large
+        # (storage-only types by their own TypeId)
+        _ts = _unlock(oa.nbytes >= NOGIL_BYTES)
+        t = dot_items(n, oa.data, oa.strides[0], oa.storage or oa.type,
+                      oa.swapped, ob.data, ob.strides[0],
+                      ob.storage or ob.type, ob.swapped, &acc)
+        _relock(_ts)
         return _scalar(t, &acc, oa.type == TYPE_BOOL and ob.type == TYPE_BOOL)
     finally:
         PyBuffer_Release(&bv)

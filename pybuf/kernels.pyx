@@ -1006,6 +1006,78 @@ cdef void _dot_line(int t, const char *a, Py_ssize_t sa, const char *b,
 
 
 # --------------------------------------------------------------------------
+# Reductions on two threads
+
+cdef struct ReduceTask:
+    int type
+    int op
+    const char *a
+    Py_ssize_t sa
+    const char *b          # dot: the second operand
+    Py_ssize_t sb
+    Py_ssize_t n
+    Reduction acc
+
+
+cdef void _reduce_task(void *arg) noexcept nogil:
+    cdef ReduceTask *t = <ReduceTask *>arg
+    _reduce_line(t.type, t.a, t.sa, t.n, t.op, &t.acc)
+
+
+cdef void _dot_task(void *arg) noexcept nogil:
+    cdef ReduceTask *t = <ReduceTask *>arg
+    _dot_line(t.type, t.a, t.sa, t.b, t.sb, t.n, &t.acc)
+
+
+cdef void _combine(Reduction *into, Reduction *part, int op, int t) noexcept nogil:
+    """Fold a partial reduction (of a later part of the items) into another."""
+    cdef bint take
+    if part.count == 0:
+        return
+    if op == REDUCE_SUM:
+        into.i = <int64_t>(<uint64_t>into.i + <uint64_t>part.i)   # wraps
+        into.u += part.u
+        into.f += part.f
+    else:
+        into.nan = into.nan or part.nan
+        if into.count == 0:
+            take = True
+        elif _is_float(t):
+            take = part.f > into.f if op == REDUCE_MAX else part.f < into.f
+        elif _is_unsigned(t):
+            take = part.u > into.u if op == REDUCE_MAX else part.u < into.u
+        else:
+            take = part.i > into.i if op == REDUCE_MAX else part.i < into.i
+        if take:
+            into.i = part.i
+            into.u = part.u
+            into.f = part.f
+    into.count += part.count
+
+
+cdef void _split_reduce(pybuf_task task, int t, int op, const char *a,
+                        Py_ssize_t sa, const char *b, Py_ssize_t sb,
+                        Py_ssize_t n, Reduction *acc) noexcept nogil:
+    """Reduce (or dot) a line in parts on two threads; the partial results
+    are folded in order, so the result does not depend on which thread
+    ran which part."""
+    cdef ReduceTask p[PYBUF_PARTS]
+    cdef Py_ssize_t lo
+    cdef int i, k = _nparts(n * _abs(sa))
+    memset(p, 0, sizeof(p))
+    for i in range(k):
+        lo = _part(n, i, k)
+        p[i].type = t; p[i].op = op
+        p[i].a = a + lo * sa; p[i].sa = sa; p[i].sb = sb
+        p[i].b = b + lo * sb if b != NULL else NULL
+        p[i].n = _part(n, i + 1, k) - lo
+    pybuf_run_parts(task, p, sizeof(ReduceTask), k, n * _abs(sa),
+                n * _abs(sa) >= _stream_bytes)
+    for i in range(k):
+        _combine(acc, &p[i].acc, op, t)
+
+
+# --------------------------------------------------------------------------
 # Staging: byte-swapped, unaligned or mixed-type operands
 
 cdef const char *_stage_in(const char *s, Py_ssize_t ss, Side *side,
@@ -1216,13 +1288,19 @@ cdef void reduce_items(int op, int ndim, const Py_ssize_t *shape,
                        int type, Reduction *out) noexcept nogil:
     """out <- op(out, every item): sum, min or max.  Preconditions: see
     kernels.pxd; for min/max the caller checks ``out.count`` (0: empty)
-    and ``out.nan``."""
+    and ``out.nan``.  Items that normalise to one line of at least
+    _parallel_bytes are reduced in parts on two threads."""
     cdef Loop L
     cdef Py_ssize_t idx[MAX_NDIM]
     cdef int last
-    _loop_init(&L, ndim, shape, <char *>data, strides, _type_size(type),
+    cdef Py_ssize_t size = _type_size(type)
+    _loop_init(&L, ndim, shape, <char *>data, strides, size,
                NULL, NULL, 0, True)
     if L.ndim == 0:
+        return
+    if L.ndim == 1 and L.shape[0] * size >= _parallel_bytes:
+        _split_reduce(_reduce_task, type, op, L.p0, L.s0[0], NULL, 0,
+                      L.shape[0], out)
         return
     last = L.ndim - 1
     memset(idx, 0, sizeof(idx))
@@ -1291,7 +1369,10 @@ cdef void convert_items(int ndim, const Py_ssize_t *shape,
                         char *dst, const Py_ssize_t *dst_strides,
                         int dst_type, bint dst_swapped) noexcept nogil:
     """cast_items for items of any byte order and alignment, and for the
-    storage-only types float16 and long double (rounded once)."""
+    storage-only types float16 and long double (rounded once).  Items
+    that differ only in byte order are swapped; large destinations with
+    contiguous lines are written with streaming stores, one long line on
+    two threads."""
     cdef Loop L
     cdef Side ds, ss
     cdef Py_ssize_t idx[MAX_NDIM]
@@ -1303,6 +1384,15 @@ cdef void convert_items(int ndim, const Py_ssize_t *shape,
     if L.ndim == 0:
         return
     last = L.ndim - 1
+    if ds.type == ss.type and ds.size == ss.size and ds.swapped != ss.swapped \
+            and ds.storage == ss.storage:
+        _bswap_loop(&L, ds.size, ds.size)      # only the byte order differs
+        return
+    if _loop_items(&L) * ds.size >= _stream_bytes and L.s0[last] == ds.size:
+        _stream_lines_loop(LINE_CONVERT, &L, ds.size, ds.size, &ds, &ss)
+        return
+    if _split_line(LINE_CONVERT, &L, ds.size, ds.size, &ds, &ss, False):
+        return
     memset(idx, 0, sizeof(idx))
     while True:
         _convert_line(L.p0, L.s0[last], &ds, L.p1, L.s1[last], &ss,
@@ -1346,7 +1436,9 @@ cdef int dot_items(Py_ssize_t n, const char *a, Py_ssize_t a_stride,
                    int a_type, bint a_swapped,
                    const char *b, Py_ssize_t b_stride,
                    int b_type, bint b_swapped, Reduction *out) noexcept nogil:
-    """out += sum(a[i] * b[i]) in the type dot() uses; returns that type."""
+    """out += sum(a[i] * b[i]) in the type dot() uses; returns that type.
+    Native aligned operands of one type and at least _parallel_bytes are
+    done in parts on two threads; others through staging blocks."""
     cdef Side sa, sb
     cdef double ta[CHUNK]
     cdef double tb[CHUNK]
@@ -1360,7 +1452,11 @@ cdef int dot_items(Py_ssize_t n, const char *a, Py_ssize_t a_stride,
     _side_of(b_type, b_swapped, b, 1, &n, &b_stride, &sb)
     t = sa.type if sa.type == sb.type else _common_type(sa.type, sb.type)
     if sa.type == sb.type and sa.direct and sb.direct:
-        _dot_line(t, a, a_stride, b, b_stride, n, out)
+        if n * sa.size >= _parallel_bytes:
+            _split_reduce(_dot_task, t, REDUCE_SUM, a, a_stride, b, b_stride,
+                          n, out)
+        else:
+            _dot_line(t, a, a_stride, b, b_stride, n, out)
         return t
     for off in range(0, n, 512):      # 512 == CHUNK (range needs a literal step)
         c = CHUNK if n - off > CHUNK else n - off
@@ -1385,20 +1481,14 @@ _IMPL.simd_path_supported = pybuf_simd_path_supported
 _IMPL.cache_size = pybuf_cache_size
 _IMPL.worker_enable = pybuf_worker_enable
 _IMPL.worker_running = pybuf_worker_running
-_IMPL.run_parts = pybuf_run_parts
-_IMPL.split_line = _split_line
 _IMPL.loop_init = _loop_init
-_IMPL.loop_items = _loop_items
 _IMPL.copy_loop = _copy_loop
 _IMPL.fill_loop = _fill_loop
 _IMPL.bswap_line = _bswap_line
 _IMPL.bswap_loop = _bswap_loop
-_IMPL.stream_lines_loop = _stream_lines_loop
 _IMPL.stage_in = _stage_in
 _IMPL.narrow_line = _narrow_line
-_IMPL.convert_line = _convert_line
 _IMPL.reduce_line = _reduce_line
 _IMPL.equal_line = _equal_line
-_IMPL.dot_line = _dot_line
 _IMPL.equal_staged = _equal_staged
 _impl = PyCapsule_New(&_IMPL, "pybuf.kernels._impl", NULL)
