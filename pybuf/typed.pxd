@@ -118,37 +118,73 @@ cdef inline int _type_of(const number_t *p) noexcept nogil:
         return TYPE_FLOAT64
 
 
-cdef inline void _set(View *v, const void *first, int ndim, int type,
-                      Py_ssize_t itemsize, const Py_ssize_t *shape,
-                      const Py_ssize_t *strides) noexcept nogil:
-    cdef int i
-    v.data = <char *>first
-    v.ndim = ndim
-    v.type = type
-    v.itemsize = itemsize
-    for i in range(ndim):
-        v.shape[i] = shape[i]
-        v.strides[i] = strides[i]
+cdef inline Py_ssize_t _itemsize(int type) noexcept nogil:
+    if type == TYPE_INT8 or type == TYPE_UINT8:
+        return 1
+    elif type == TYPE_INT16 or type == TYPE_UINT16:
+        return 2
+    elif type == TYPE_INT32 or type == TYPE_UINT32 or type == TYPE_FLOAT32:
+        return 4
+    return 8
 
 
-# The first item's address (with no bounds check: an empty view gives its
-# data pointer, never read) and the item type.
-cdef inline View _view(const_view_t x) noexcept nogil:
-    cdef View v
+# What the kernels need to know of a view: its dimensions and item type
+# (constants of each specialisation), and its first item's address (with
+# no bounds check: an empty view gives its data pointer, never read).
+cdef inline int _ndim(const_view_t x) noexcept nogil:
+    if const_view_t in const_1d_t:
+        return 1
+    elif const_view_t in const_2d_t:
+        return 2
+    elif const_view_t in const_3d_t:
+        return 3
+    else:
+        return 4
+
+
+cdef inline char *_first(const_view_t x) noexcept nogil:
     with cython.boundscheck(False), cython.wraparound(False), \
             cython.initializedcheck(False):
         if const_view_t in const_1d_t:
-            _set(&v, &x[0], 1, _type_of(&x[0]), sizeof(x[0]), x.shape,
-                 x.strides)
+            return <char *>&x[0]
         elif const_view_t in const_2d_t:
-            _set(&v, &x[0, 0], 2, _type_of(&x[0, 0]), sizeof(x[0, 0]),
-                 x.shape, x.strides)
+            return <char *>&x[0, 0]
         elif const_view_t in const_3d_t:
-            _set(&v, &x[0, 0, 0], 3, _type_of(&x[0, 0, 0]),
-                 sizeof(x[0, 0, 0]), x.shape, x.strides)
+            return <char *>&x[0, 0, 0]
         else:
-            _set(&v, &x[0, 0, 0, 0], 4, _type_of(&x[0, 0, 0, 0]),
-                 sizeof(x[0, 0, 0, 0]), x.shape, x.strides)
+            return <char *>&x[0, 0, 0, 0]
+
+
+cdef inline int _type(const_view_t x) noexcept nogil:
+    with cython.boundscheck(False), cython.wraparound(False), \
+            cython.initializedcheck(False):
+        if const_view_t in const_1d_t:
+            return _type_of(&x[0])
+        elif const_view_t in const_2d_t:
+            return _type_of(&x[0, 0])
+        elif const_view_t in const_3d_t:
+            return _type_of(&x[0, 0, 0])
+        else:
+            return _type_of(&x[0, 0, 0, 0])
+
+
+# Shape and strides copied out of the view (a pointer to ``x.shape``
+# itself would make the compiler copy all of the view's struct first).
+cdef inline void _dims(const_view_t x, Py_ssize_t *shape,
+                       Py_ssize_t *strides) noexcept nogil:
+    cdef int i
+    for i in range(_ndim(x)):
+        shape[i] = x.shape[i]
+        strides[i] = x.strides[i]
+
+
+cdef inline View _view(const_view_t x) noexcept nogil:
+    cdef View v
+    v.data = _first(x)
+    v.ndim = _ndim(x)
+    v.type = _type(x)
+    v.itemsize = _itemsize(v.type)
+    _dims(x, v.shape, v.strides)
     return v
 
 
@@ -156,6 +192,16 @@ cdef inline View out(view_t x) noexcept nogil:
     """The destination of copy and convert: a writable view (a view of
     read-only memory is refused when it is acquired, by its exporter)."""
     return _view(x)
+
+
+cdef inline int _same_shape(View *a, View *b) noexcept nogil:
+    cdef int i
+    if a.ndim != b.ndim:
+        return False
+    for i in range(a.ndim):
+        if a.shape[i] != b.shape[i]:
+            return False
+    return True
 
 
 cdef inline double _as_double(Reduction *r, int type) noexcept nogil:
@@ -176,9 +222,11 @@ cdef inline Reduction reduction(const_view_t x, int op) noexcept nogil:
     number of items and ``.nan`` tells that min/max saw a NaN.  Sums of
     integers wrap around in 64 bits, as numpy's; floats add in float64."""
     cdef Reduction r
-    cdef View v = _view(x)
+    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
     memset(&r, 0, sizeof(r))
-    reduce_items(op, v.ndim, v.shape, v.data, v.strides, v.type, &r)
+    _dims(x, shape, strides)
+    reduce_items(op, _ndim(x), shape, _first(x), strides, _type(x), &r)
     return r
 
 
@@ -186,7 +234,7 @@ cdef inline double sum(const_view_t x) noexcept nogil:
     """The sum of every item as a double (pybuf.sum: integers add exactly
     in 64 bits first; floats in float64).  0 when empty."""
     cdef Reduction r = reduction(x, REDUCE_SUM)
-    return _as_double(&r, _view(x).type)
+    return _as_double(&r, _type(x))
 
 
 cdef inline double min(const_view_t x) noexcept nogil:
@@ -195,7 +243,7 @@ cdef inline double min(const_view_t x) noexcept nogil:
     cdef Reduction r = reduction(x, REDUCE_MIN)
     if r.count == 0:
         return NAN
-    return _as_double(&r, _view(x).type)
+    return _as_double(&r, _type(x))
 
 
 cdef inline double max(const_view_t x) noexcept nogil:
@@ -203,21 +251,19 @@ cdef inline double max(const_view_t x) noexcept nogil:
     cdef Reduction r = reduction(x, REDUCE_MAX)
     if r.count == 0:
         return NAN
-    return _as_double(&r, _view(x).type)
+    return _as_double(&r, _type(x))
 
 
 cdef inline double dot(const_1d_t a, const_1d_t b) noexcept nogil:
     """sum(a[i] * b[i]) as pybuf.dot computes it (float64 for floats,
     64-bit integers else), as a double; NaN when the lengths differ."""
     cdef Reduction r
-    cdef View va = _view(a)
-    cdef View vb = _view(b)
     cdef int t
-    if va.shape[0] != vb.shape[0]:
+    if a.shape[0] != b.shape[0]:
         return NAN
     memset(&r, 0, sizeof(r))
-    t = dot_items(va.shape[0], va.data, va.strides[0], va.type, False,
-                  vb.data, vb.strides[0], vb.type, False, &r)
+    t = dot_items(a.shape[0], _first(a), a.strides[0], _type(a), False,
+                  _first(b), b.strides[0], _type(b), False, &r)
     return _as_double(&r, t)
 
 
@@ -226,28 +272,45 @@ cdef inline bint equal(const_view_t a, const_view_t b) noexcept nogil:
     NaN, -0.0 == 0.0)."""
     cdef View va = _view(a)
     cdef View vb = _view(b)
-    cdef int i
-    for i in range(va.ndim):
-        if va.shape[i] != vb.shape[i]:
-            return False
-    return equal_items(va.ndim, va.shape, va.data, va.strides, va.type, False,
-                       vb.data, vb.strides, vb.type, False)
+    if not _same_shape(&va, &vb):
+        return False
+    return equal_items(va.ndim, va.shape, va.data, va.strides, va.type,
+                       False, vb.data, vb.strides, vb.type, False)
+
+
+cdef inline void _store(const number_t *like, double value,
+                        uint64_t *item) noexcept nogil:
+    # value as an item of like's type: C's conversion, as pybuf.astype's
+    (<number_t *>item)[0] = <number_t>value
+
+
+cdef inline void _item_of(const_view_t x, double value,
+                          uint64_t *item) noexcept nogil:
+    with cython.boundscheck(False), cython.wraparound(False), \
+            cython.initializedcheck(False):
+        if const_view_t in const_1d_t:
+            _store(&x[0], value, item)
+        elif const_view_t in const_2d_t:
+            _store(&x[0, 0], value, item)
+        elif const_view_t in const_3d_t:
+            _store(&x[0, 0, 0], value, item)
+        else:
+            _store(&x[0, 0, 0, 0], value, item)
 
 
 cdef inline void fill(view_t x, double value) noexcept nogil:
-    """Set every item to ``value`` converted to the item type (numpy's
-    unsafe cast, as pybuf.astype converts)."""
-    cdef View v = _view(x)
-    cdef char item[8]
-    cdef Py_ssize_t one = 1, stride = 8
-    convert_items(1, &one, <const char *>&value, &stride, TYPE_FLOAT64,
-                  False, item, &stride, v.type, False)
-    fill_items(v.ndim, v.shape, v.data, v.strides, item, v.itemsize)
+    """Set every item to ``value`` converted to the item type (C's
+    conversion, numpy's unsafe cast for values in range, as pybuf.astype
+    converts)."""
+    cdef uint64_t item
+    cdef View v = out(x)
+    _item_of(x, value, &item)
+    fill_items(v.ndim, v.shape, v.data, v.strides, <char *>&item, v.itemsize)
 
 
 cdef inline void byteswap(view_t x) noexcept nogil:
     """Reverse the bytes of every item, in place (pybuf.byteswap)."""
-    cdef View v = _view(x)
+    cdef View v = out(x)
     byteswap_items(v.ndim, v.shape, v.data, v.strides, v.data, v.strides,
                    v.itemsize, v.itemsize)
 
@@ -298,16 +361,6 @@ cdef inline int _move(View *src, View *dst, bint same) noexcept nogil:
         convert_items(src.ndim, src.shape, src.data, src.strides, src.type,
                       False, dst.data, dst.strides, dst.type, False)
     return 0
-
-
-cdef inline int _same_shape(View *a, View *b) noexcept nogil:
-    cdef int i
-    if a.ndim != b.ndim:
-        return False
-    for i in range(a.ndim):
-        if a.shape[i] != b.shape[i]:
-            return False
-    return True
 
 
 cdef inline int copy(const_view_t src, View dst) noexcept nogil:
