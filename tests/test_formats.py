@@ -760,3 +760,24 @@ def test_ctypes_complex_arrays_read_as_complex():
     assert b.format in ("Zd", "<Zd", ">Zd") and pybuf.sum(b) == 5 - 1j
     f = (ctypes.c_float_complex * 2)(1 + 1j, 2)
     assert pybuf.asbuffer(f).tolist() == [1 + 1j, 2 + 0j]
+
+
+@pytest.mark.parametrize("fmt", ["x", "=3x", "<4x", "@2x"])
+def test_an_item_of_padding_only_reads_as_its_bytes_as_numpy_reads_void(fmt):
+    """A chosen difference from struct: ``struct.unpack("3x", ...)`` gives
+    ``()`` (padding packs nothing), but an item that is nothing but ``x``
+    reads as its bytes, as numpy reads ``V``, so that its data survives
+    ``tolist()`` / ``pack`` and Buffer item access."""
+    np = pytest.importorskip("numpy", reason="needs numpy: pip install numpy")
+    f = parse_format(fmt)
+    raw = bytes(range(1, f.itemsize + 1))
+    assert struct.unpack(fmt, raw) == ()
+    assert f.kind == "void"
+    assert f.unpack(raw) == raw
+    assert f.pack(raw) == raw
+    assert list(f.iter_unpack(raw * 2)) == [raw, raw]
+    assert np.frombuffer(raw, f"V{f.itemsize}")[0].tobytes() == raw
+    b = pybuf.empty(2, fmt)
+    b[0] = raw
+    assert b[0] == raw and b.tolist()[0] == raw
+    assert np.asarray(b)[0].tobytes() == raw
