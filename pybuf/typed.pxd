@@ -23,7 +23,9 @@
 # write into a ``View`` made by ``out(x)`` from any writable view, so that
 # their two arguments do not multiply the specialisations Cython compiles.
 #
-# Append-only from pybuf 0.2.0 on.
+# Only inline functions: they compile into the extension that uses them
+# and reach the kernels through kernels.pxd's ABI.  Names are added, never
+# renamed or removed.
 cimport cython
 from libc.math cimport NAN
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t,
