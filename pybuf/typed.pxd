@@ -120,73 +120,37 @@ cdef inline int _type_of(const number_t *p) noexcept nogil:
         return TYPE_FLOAT64
 
 
-cdef inline Py_ssize_t _itemsize(int type) noexcept nogil:
-    if type == TYPE_INT8 or type == TYPE_UINT8:
-        return 1
-    elif type == TYPE_INT16 or type == TYPE_UINT16:
-        return 2
-    elif type == TYPE_INT32 or type == TYPE_UINT32 or type == TYPE_FLOAT32:
-        return 4
-    return 8
+cdef inline void _first(View *v, const number_t *first) noexcept nogil:
+    v.data = <char *>first
+    v.type = _type_of(first)
+    v.itemsize = sizeof(number_t)
 
 
-# What the kernels need to know of a view: its dimensions and item type
-# (constants of each specialisation), and its first item's address (with
-# no bounds check: an empty view gives its data pointer, never read).
-cdef inline int _ndim(const_view_t x) noexcept nogil:
-    if const_view_t in const_1d_t:
-        return 1
-    elif const_view_t in const_2d_t:
-        return 2
-    elif const_view_t in const_3d_t:
-        return 3
-    else:
-        return 4
-
-
-cdef inline char *_first(const_view_t x) noexcept nogil:
-    with cython.boundscheck(False), cython.wraparound(False), \
-            cython.initializedcheck(False):
-        if const_view_t in const_1d_t:
-            return <char *>&x[0]
-        elif const_view_t in const_2d_t:
-            return <char *>&x[0, 0]
-        elif const_view_t in const_3d_t:
-            return <char *>&x[0, 0, 0]
-        else:
-            return <char *>&x[0, 0, 0, 0]
-
-
-cdef inline int _type(const_view_t x) noexcept nogil:
-    with cython.boundscheck(False), cython.wraparound(False), \
-            cython.initializedcheck(False):
-        if const_view_t in const_1d_t:
-            return _type_of(&x[0])
-        elif const_view_t in const_2d_t:
-            return _type_of(&x[0, 0])
-        elif const_view_t in const_3d_t:
-            return _type_of(&x[0, 0, 0])
-        else:
-            return _type_of(&x[0, 0, 0, 0])
-
-
-# Shape and strides copied out of the view (a pointer to ``x.shape``
-# itself would make the compiler copy all of the view's struct first).
-cdef inline void _dims(const_view_t x, Py_ssize_t *shape,
-                       Py_ssize_t *strides) noexcept nogil:
-    cdef int i
-    for i in range(_ndim(x)):
-        shape[i] = x.shape[i]
-        strides[i] = x.strides[i]
-
-
+# A view as the kernels take it: its first item's address (with no bounds
+# check: an empty view gives its data pointer, never read), dimensions and
+# item type (constants of each specialisation), shape and strides.  Every
+# function reads its views through this one call: each call that passes a
+# view on copies Cython's whole view struct.
 cdef inline View _view(const_view_t x) noexcept nogil:
     cdef View v
-    v.data = _first(x)
-    v.ndim = _ndim(x)
-    v.type = _type(x)
-    v.itemsize = _itemsize(v.type)
-    _dims(x, v.shape, v.strides)
+    cdef int i
+    with cython.boundscheck(False), cython.wraparound(False), \
+            cython.initializedcheck(False):
+        if const_view_t in const_1d_t:
+            v.ndim = 1
+            _first(&v, &x[0])
+        elif const_view_t in const_2d_t:
+            v.ndim = 2
+            _first(&v, &x[0, 0])
+        elif const_view_t in const_3d_t:
+            v.ndim = 3
+            _first(&v, &x[0, 0, 0])
+        else:
+            v.ndim = 4
+            _first(&v, &x[0, 0, 0, 0])
+    for i in range(v.ndim):
+        v.shape[i] = x.shape[i]
+        v.strides[i] = x.strides[i]
     return v
 
 
@@ -217,55 +181,65 @@ cdef inline double _as_double(Reduction *r, int type) noexcept nogil:
     return <double>r.i
 
 
+cdef inline Reduction _reduce(View *v, int op) noexcept nogil:
+    cdef Reduction r
+    memset(&r, 0, sizeof(r))
+    reduce_items(op, v.ndim, v.shape, v.data, v.strides, v.type, &r)
+    return r
+
+
+cdef inline double _extreme(View *v, int op) noexcept nogil:
+    cdef int t = v.type        # (read before v's address is passed on)
+    cdef Reduction r = _reduce(v, op)
+    if r.count == 0:
+        return NAN
+    return _as_double(&r, t)
+
+
 cdef inline Reduction reduction(const_view_t x, int op) noexcept nogil:
     """pybuf.sum, min or max (``op``: REDUCE_SUM, REDUCE_MIN, REDUCE_MAX)
     of every item, exactly: ``.i`` holds the result for signed items,
     ``.u`` for unsigned, ``.f`` for float and double; ``.count`` is the
     number of items and ``.nan`` tells that min/max saw a NaN.  Sums of
     integers wrap around in 64 bits, as numpy's; floats add in float64."""
-    cdef Reduction r
-    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
-    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
-    memset(&r, 0, sizeof(r))
-    _dims(x, shape, strides)
-    reduce_items(op, _ndim(x), shape, _first(x), strides, _type(x), &r)
-    return r
+    cdef View v = _view(x)
+    return _reduce(&v, op)
 
 
 cdef inline double sum(const_view_t x) noexcept nogil:
     """The sum of every item as a double (pybuf.sum: integers add exactly
     in 64 bits first; floats in float64).  0 when empty."""
-    cdef Reduction r = reduction(x, REDUCE_SUM)
-    return _as_double(&r, _type(x))
+    cdef View v = _view(x)
+    cdef int t = v.type        # (read before v's address is passed on)
+    cdef Reduction r = _reduce(&v, REDUCE_SUM)
+    return _as_double(&r, t)
 
 
 cdef inline double min(const_view_t x) noexcept nogil:
     """The smallest item as a double; NaN when an item is NaN or the view
     is empty (pybuf.min raises there)."""
-    cdef Reduction r = reduction(x, REDUCE_MIN)
-    if r.count == 0:
-        return NAN
-    return _as_double(&r, _type(x))
+    cdef View v = _view(x)
+    return _extreme(&v, REDUCE_MIN)
 
 
 cdef inline double max(const_view_t x) noexcept nogil:
     """The largest item: as min."""
-    cdef Reduction r = reduction(x, REDUCE_MAX)
-    if r.count == 0:
-        return NAN
-    return _as_double(&r, _type(x))
+    cdef View v = _view(x)
+    return _extreme(&v, REDUCE_MAX)
 
 
 cdef inline double dot(const_1d_t a, const_1d_t b) noexcept nogil:
     """sum(a[i] * b[i]) as pybuf.dot computes it (float64 for floats,
     64-bit integers else), as a double; NaN when the lengths differ."""
+    cdef View va = _view(a)
+    cdef View vb = _view(b)
     cdef Reduction r
     cdef int t
-    if a.shape[0] != b.shape[0]:
+    if va.shape[0] != vb.shape[0]:
         return NAN
     memset(&r, 0, sizeof(r))
-    t = dot_items(a.shape[0], _first(a), a.strides[0], _type(a), False,
-                  _first(b), b.strides[0], _type(b), False, &r)
+    t = dot_items(va.shape[0], va.data, va.strides[0], va.type, False,
+                  vb.data, vb.strides[0], vb.type, False, &r)
     return _as_double(&r, t)
 
 
@@ -280,39 +254,43 @@ cdef inline bint equal(const_view_t a, const_view_t b) noexcept nogil:
                        False, vb.data, vb.strides, vb.type, False)
 
 
-cdef inline void _store(const number_t *like, double value,
-                        uint64_t *item) noexcept nogil:
-    # value as an item of like's type: C's conversion, as pybuf.astype's
-    (<number_t *>item)[0] = <number_t>value
-
-
-cdef inline void _item_of(const_view_t x, double value,
-                          uint64_t *item) noexcept nogil:
-    with cython.boundscheck(False), cython.wraparound(False), \
-            cython.initializedcheck(False):
-        if const_view_t in const_1d_t:
-            _store(&x[0], value, item)
-        elif const_view_t in const_2d_t:
-            _store(&x[0, 0], value, item)
-        elif const_view_t in const_3d_t:
-            _store(&x[0, 0, 0], value, item)
-        else:
-            _store(&x[0, 0, 0, 0], value, item)
+cdef inline void _store(int type, double value, uint64_t *item) noexcept nogil:
+    # value as an item of ``type``: C's conversion, as pybuf.astype's
+    if type == TYPE_INT8:
+        (<int8_t *>item)[0] = <int8_t>value
+    elif type == TYPE_UINT8:
+        (<uint8_t *>item)[0] = <uint8_t>value
+    elif type == TYPE_INT16:
+        (<int16_t *>item)[0] = <int16_t>value
+    elif type == TYPE_UINT16:
+        (<uint16_t *>item)[0] = <uint16_t>value
+    elif type == TYPE_INT32:
+        (<int32_t *>item)[0] = <int32_t>value
+    elif type == TYPE_UINT32:
+        (<uint32_t *>item)[0] = <uint32_t>value
+    elif type == TYPE_INT64:
+        (<int64_t *>item)[0] = <int64_t>value
+    elif type == TYPE_UINT64:
+        (<uint64_t *>item)[0] = <uint64_t>value
+    elif type == TYPE_FLOAT32:
+        (<float *>item)[0] = <float>value
+    else:
+        (<double *>item)[0] = value
 
 
 cdef inline void fill(view_t x, double value) noexcept nogil:
     """Set every item to ``value`` converted to the item type (C's
     conversion, numpy's unsafe cast for values in range, as pybuf.astype
     converts)."""
+    cdef View v = _view(x)
     cdef uint64_t item
-    cdef View v = out(x)
-    _item_of(x, value, &item)
+    _store(v.type, value, &item)
     fill_items(v.ndim, v.shape, v.data, v.strides, <char *>&item, v.itemsize)
 
 
 cdef inline void byteswap(view_t x) noexcept nogil:
     """Reverse the bytes of every item, in place (pybuf.byteswap)."""
-    cdef View v = out(x)
+    cdef View v = _view(x)
     byteswap_items(v.ndim, v.shape, v.data, v.strides, v.data, v.strides,
                    v.itemsize, v.itemsize)
 
