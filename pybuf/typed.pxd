@@ -31,7 +31,7 @@ from libc.math cimport NAN
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t,
                           uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t)
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
+from libc.string cimport memcmp, memset
 from pybuf._types cimport (Reduction, REDUCE_SUM, REDUCE_MIN, REDUCE_MAX,
                            TYPE_INT8, TYPE_UINT8, TYPE_INT16, TYPE_UINT16,
                            TYPE_INT32, TYPE_UINT32, TYPE_INT64, TYPE_UINT64,
@@ -321,6 +321,9 @@ cdef inline int _move(View *src, View *dst, bint same) noexcept nogil:
     _extent(src, &slo, &shi)
     _extent(dst, &dlo, &dhi)
     if slo < dhi and dlo < shi:
+        if same and src.data == dst.data and memcmp(
+                src.strides, dst.strides, src.ndim * sizeof(Py_ssize_t)) == 0:
+            return 0                    # copying onto itself
         tmp = src[0]
         tmp.data = <char *>malloc(<size_t>n)
         if tmp.data == NULL:

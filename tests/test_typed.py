@@ -234,6 +234,13 @@ def test_copy_between_overlapping_views_reads_before_writing(ext, copy):
         a = np.arange(20.0)
         assert ext.copy_f64_1(a, a[::-1]) == 0             # reversed onto itself
         assert np.array_equal(a, np.arange(20.0)[::-1])
+        assert ext.copy_f64_1(a, a) == 0                   # onto itself
+        assert np.array_equal(a, np.arange(20.0)[::-1])
+        m = np.arange(12.0).reshape(3, 4)
+        assert ext.convert_f64_2_f64(m, m.T.copy().T) == 0
+        t = np.arange(16.0).reshape(4, 4)
+        assert ext.convert_f64_2_f64(t, t.T) == 0          # transposed onto itself
+        assert np.array_equal(t, np.arange(16.0).reshape(4, 4).T)
 
 
 def test_any_exporter_read_only_inputs_and_refused_outputs(ext):
