@@ -83,14 +83,19 @@ typedef struct DLManagedTensorVersioned {
 #define PYBUF_DLPACK_USED_VNAME "used_dltensor_versioned"
 
 /* What a capsule made here owns, in one malloc block: the managed tensor
-   (either kind), the buffer export that keeps the exporter alive, and the
-   shape and strides arrays the tensor points at. */
+   (either kind), the buffer export that keeps the exporter alive, and,
+   right after the struct, the shape and strides arrays the tensor points at
+   (ndim entries each: the block is sized to the tensor, and a small block
+   comes from malloc's fast per-thread cache). */
 typedef struct {
     DLManagedTensor legacy;
     DLManagedTensorVersioned versioned;
     Py_buffer view;
-    int64_t dims[2 * PyBUF_MAX_NDIM];
 } pybuf_dlpack_export;
+
+/* Where the arrays start: after the struct, aligned to 8 bytes (i686
+   aligns the struct's uint64_t members to 4 only). */
+#define PYBUF_DLPACK_DIMS_AT ((sizeof(pybuf_dlpack_export) + 7) & ~(size_t)7)
 
 /* Whether DLPack can describe a layout: direct memory, strides in whole
    items. */
@@ -154,18 +159,25 @@ pybuf_dlpack_capsule_destructor(PyObject *capsule)
 }
 
 /* A new capsule holding a CPU tensor over a buffer export of ``exporter``
-   (PyBUF_RECORDS_RO: its layout must be describable, see above), with items
-   of type ``dtype``: "dltensor_versioned" with ``flags`` when
-   ``versioned``, else a legacy "dltensor".  NULL with an exception set on
-   failure, and then nothing is held. */
+   (PyBUF_RECORDS_RO: its layout must be describable, see above, and have
+   ``ndim`` dimensions), with items of type ``dtype``: "dltensor_versioned"
+   with ``flags`` when ``versioned``, else a legacy "dltensor".  NULL with
+   an exception set on failure, and then nothing is held. */
 static inline PyObject *
-pybuf_dlpack_capsule(PyObject *exporter, DLDataType dtype, int versioned,
-                     uint64_t flags)
+pybuf_dlpack_capsule(PyObject *exporter, int ndim, DLDataType dtype,
+                     int versioned, uint64_t flags)
 {
     DLTensor *t;
     PyObject *capsule;
     int i;
-    pybuf_dlpack_export *e = (pybuf_dlpack_export *)malloc(sizeof *e);
+    pybuf_dlpack_export *e;
+    if (ndim < 0 || ndim > PyBUF_MAX_NDIM) {
+        PyErr_SetString(PyExc_BufferError, "the exporter's layout cannot be "
+                        "described in DLPack");
+        return NULL;
+    }
+    e = (pybuf_dlpack_export *)malloc(PYBUF_DLPACK_DIMS_AT
+                                      + 2 * (size_t)ndim * sizeof(int64_t));
     if (e == NULL)
         return PyErr_NoMemory();
     if (PyObject_GetBuffer(exporter, &e->view, PyBUF_RECORDS_RO) < 0) {
@@ -176,7 +188,7 @@ pybuf_dlpack_capsule(PyObject *exporter, DLDataType dtype, int versioned,
     e->legacy.manager_ctx = e->versioned.manager_ctx = e;
     e->legacy.deleter = pybuf_dlpack_delete_legacy;
     e->versioned.deleter = pybuf_dlpack_delete_versioned;
-    if (e->view.ndim > PyBUF_MAX_NDIM || e->view.itemsize <= 0
+    if (e->view.ndim != ndim || e->view.itemsize <= 0
             || (e->view.ndim > 0 && e->view.strides == NULL)) {
         PyErr_SetString(PyExc_BufferError, "the exporter's layout cannot be "
                         "described in DLPack");
@@ -189,8 +201,8 @@ pybuf_dlpack_capsule(PyObject *exporter, DLDataType dtype, int versioned,
     t->device.device_id = 0;
     t->ndim = e->view.ndim;
     t->dtype = dtype;
-    t->shape = &e->dims[0];
-    t->strides = &e->dims[PyBUF_MAX_NDIM];
+    t->shape = (int64_t *)((char *)e + PYBUF_DLPACK_DIMS_AT);
+    t->strides = t->shape + ndim;
     t->byte_offset = 0;
     for (i = 0; i < e->view.ndim; i++) {
         t->shape[i] = e->view.shape[i];

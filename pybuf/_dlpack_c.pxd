@@ -54,7 +54,7 @@ cdef extern from "_dlpack.h":
     bint pybuf_dlpack_describable(int ndim, const Py_ssize_t *strides,
                                   const Py_ssize_t *suboffsets,
                                   Py_ssize_t itemsize) noexcept
-    object pybuf_dlpack_capsule(object exporter, DLDataType dtype,
+    object pybuf_dlpack_capsule(object exporter, int ndim, DLDataType dtype,
                                 bint versioned, uint64_t flags)
 
 
@@ -124,6 +124,6 @@ cdef inline object _dlpack_export(
         raise BufferError("a read-only Buffer cannot be exported as a legacy "
                           "DLPack capsule, which cannot say read-only: ask for "
                           "max_version=(1, 0), or copy=True")
-    return pybuf_dlpack_capsule(exporter, dtype, versioned,
+    return pybuf_dlpack_capsule(exporter, ndim, dtype, versioned,
                                 (FLAG_READ_ONLY if readonly else 0) |
                                 (FLAG_IS_COPIED if copied else 0))
