@@ -19,6 +19,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define PYBUF_DLPACK_MAJOR 1
 #define PYBUF_DLPACK_MINOR 0
@@ -114,7 +115,9 @@ pybuf_dlpack_describable(int ndim, const Py_ssize_t *strides,
 
 /* Deleters may be called from any thread, with or without the GIL (torch
    frees tensors from its own threads); after interpreter shutdown the
-   memory can only be leaked. */
+   memory can only be leaked.  The block comes from PyMem_Malloc (the
+   capsule is made with the GIL held), so it is freed with the GIL held
+   too, as numpy frees its own. */
 static inline void
 pybuf_dlpack_release(pybuf_dlpack_export *e)
 {
@@ -123,8 +126,8 @@ pybuf_dlpack_release(pybuf_dlpack_export *e)
         return;
     gil = PyGILState_Ensure();
     PyBuffer_Release(&e->view);
+    PyMem_Free(e);
     PyGILState_Release(gil);
-    free(e);
 }
 
 static inline void
@@ -144,16 +147,21 @@ pybuf_dlpack_delete_versioned(DLManagedTensorVersioned *m)
 static inline void
 pybuf_dlpack_capsule_destructor(PyObject *capsule)
 {
-    if (PyCapsule_IsValid(capsule, PYBUF_DLPACK_VNAME)) {
+    /* The name read once: a consumed capsule ("used_...") differs from
+       both at the first character. */
+    const char *name = PyCapsule_GetName(capsule);
+    if (name == NULL)
+        return;
+    if (strcmp(name, PYBUF_DLPACK_VNAME) == 0) {
         DLManagedTensorVersioned *mv = (DLManagedTensorVersioned *)
             PyCapsule_GetPointer(capsule, PYBUF_DLPACK_VNAME);
-        if (mv->deleter != NULL)
+        if (mv != NULL && mv->deleter != NULL)
             mv->deleter(mv);
     }
-    else if (PyCapsule_IsValid(capsule, PYBUF_DLPACK_NAME)) {
+    else if (strcmp(name, PYBUF_DLPACK_NAME) == 0) {
         DLManagedTensor *m = (DLManagedTensor *)
             PyCapsule_GetPointer(capsule, PYBUF_DLPACK_NAME);
-        if (m->deleter != NULL)
+        if (m != NULL && m->deleter != NULL)
             m->deleter(m);
     }
 }
@@ -176,12 +184,12 @@ pybuf_dlpack_capsule(PyObject *exporter, int ndim, DLDataType dtype,
                         "described in DLPack");
         return NULL;
     }
-    e = (pybuf_dlpack_export *)malloc(PYBUF_DLPACK_DIMS_AT
-                                      + 2 * (size_t)ndim * sizeof(int64_t));
+    e = (pybuf_dlpack_export *)PyMem_Malloc(PYBUF_DLPACK_DIMS_AT
+                                         + 2 * (size_t)ndim * sizeof(int64_t));
     if (e == NULL)
         return PyErr_NoMemory();
     if (PyObject_GetBuffer(exporter, &e->view, PyBUF_RECORDS_RO) < 0) {
-        free(e);
+        PyMem_Free(e);
         return NULL;
     }
     /* From here on, e holds an export: its deleter gives it back. */
