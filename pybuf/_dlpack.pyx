@@ -92,16 +92,10 @@ cdef class DLPackOwner:
     returns, so it lives as long as that Buffer and its views."""
     cdef DLManagedTensor *_legacy
     cdef DLManagedTensorVersioned *_versioned
-    # the producer's type, or "capsule": its name is read only when asked
-    # for (a static type makes a new str of its name each time)
-    cdef object _producer
-
-    @property
-    def producer_type(self):
-        """Name of the type of the producer (``"capsule"`` for a capsule
-        given as it is)."""
-        p = self._producer
-        return p if isinstance(p, str) else (<type>p).__name__
+    # A str, which refers to nothing: the owner takes no part in the
+    # garbage collector (no cycle can pass through it), which numpy's
+    # capsules do not either.
+    cdef readonly str producer_type
 
     def __dealloc__(self):
         cdef DLManagedTensor *m = self._legacy
@@ -117,10 +111,6 @@ cdef class DLPackOwner:
         return f"<pybuf DLPack tensor from {self.producer_type}>"
 
 
-cdef str _type_name(object producer):
-    return producer if isinstance(producer, str) else (<type>producer).__name__
-
-
 cdef str _device_name(int device_type):
     return _DEVICE_NAMES.get(device_type, f"device type {device_type}")
 
@@ -129,11 +119,11 @@ cdef bint _cpu_readable(int device_type):
     return device_type in (kDLCPU, kDLCUDAHost, kDLROCMHost, kDLCUDAManaged)
 
 
-cdef Buffer _consume(object capsule, object producer, bint *copied):
+cdef Buffer _consume(object capsule, str producer, bint *copied):
     """A Buffer over the tensor of a DLPack capsule, which it consumes;
     ``copied[0]``: the producer flagged the tensor as a copy made for this
-    consumer (versioned capsules only).  ``producer``: its type, or
-    ``"capsule"``."""
+    consumer (versioned capsules only).  ``producer``: the name of its
+    type, or ``"capsule"``."""
     cdef const char *name
     cdef DLManagedTensor *m = NULL
     cdef DLManagedTensorVersioned *mv = NULL
@@ -146,7 +136,7 @@ cdef Buffer _consume(object capsule, object producer, bint *copied):
     cdef DLPackOwner owner
     cdef Buffer result
     if not PyCapsule_CheckExact(capsule):
-        raise TypeError(f"__dlpack__ of {_type_name(producer)} returned "
+        raise TypeError(f"__dlpack__ of {producer} returned "
                         f"{type(capsule).__name__}, not a DLPack capsule")
     name = PyCapsule_GetName(capsule)
     if name == NULL:
@@ -209,7 +199,7 @@ cdef Buffer _consume(object capsule, object producer, bint *copied):
             s *= shape[i] if shape[i] > 0 else 1
 
     owner = DLPackOwner.__new__(DLPackOwner)
-    owner._producer = producer
+    owner.producer_type = producer
     # as from_memory(..., format, itemsize, ...), with the entry read once
     result = _over(owner, <char *>t.data + t.byte_offset, t.ndim, shape,
                    strides, <tuple>_ENTRIES[k], readonly)
@@ -314,6 +304,7 @@ def from_dlpack(x, /, *, device=None, copy=None):
     cdef bint copied = False
     cdef object dl_device = None
     cdef type tp = type(x)
+    cdef str name
     if device is not None:
         dl_device = _requested_device(device)
     if copy is not None and copy is not True and copy is not False:
@@ -322,19 +313,21 @@ def from_dlpack(x, /, *, device=None, copy=None):
         # already exported: shared as it is, copied when asked
         result = _consume(x, "capsule", &copied)
         return _copy(result) if copy and not copied else result
-    if not _cpu_only(tp):
+    name = _cpu_producer(tp)
+    if name is None:
+        name = tp.__name__
         if not hasattr(x, "__dlpack__"):
-            raise NotDLPackProducer(f"'{tp.__name__}' object has no attribute "
+            raise NotDLPackProducer(f"'{name}' object has no attribute "
                                     f"'__dlpack__': it is not a DLPack producer")
         if dl_device is None and hasattr(x, "__dlpack_device__"):
             device_type, device_id = x.__dlpack_device__()
             if not _cpu_readable(int(device_type)):
-                raise BufferError(f"{tp.__name__} is on "
+                raise BufferError(f"{name} is on "
                                   f"{_device_name(int(device_type))} (device "
                                   f"{int(device_type)}, id {device_id}): pybuf "
                                   f"can only view memory the CPU can read (pass "
                                   f"device='cpu' to ask the producer for a copy)")
-    result = _consume(_ask(x, dl_device, copy), tp, &copied)
+    result = _consume(_ask(x, dl_device, copy), name, &copied)
     if copy and not copied:
         # the producer did not copy (it was not asked, or did not say so)
         result = _copy(result)
@@ -382,21 +375,24 @@ cdef object _ask(object x, object dl_device, object copy):
                                          NULL)
 
 
-cdef type _ndarray = None          # numpy.ndarray, once _cpu_only has met it
+cdef type _ndarray = None          # numpy.ndarray, once _cpu_producer has met it
 
 
-cdef inline bint _cpu_only(type tp) noexcept:
-    """Whether every object of exactly type ``tp`` is a DLPack producer in
-    CPU memory, so that from_dlpack need not ask ``__dlpack_device__``:
-    pybuf's Buffer, and numpy's ndarray (numpy has no other device; a
-    static type, so no Python class can take its name).  Subclasses are
-    asked, as anything else.  Were this wrong, _consume still refuses a
-    tensor the CPU cannot read."""
+cdef inline str _cpu_producer(type tp):
+    """The name of ``tp`` if every object of exactly that type is a DLPack
+    producer in CPU memory, so that from_dlpack need not ask
+    ``__dlpack_device__``: pybuf's Buffer, and numpy's ndarray (numpy has
+    no other device; a static type, so no Python class can take its
+    name).  None for anything else, subclasses included: they are asked.
+    Were this wrong, _consume still refuses a tensor the CPU cannot
+    read."""
     global _ndarray
-    if tp is Buffer or tp is _ndarray:
-        return True
+    if tp is Buffer:
+        return "Buffer"
+    if tp is _ndarray:
+        return "ndarray"
     if _ndarray is None and not PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) \
             and strcmp((<_TypeObject *>tp).tp_name, "numpy.ndarray") == 0:
         _ndarray = tp
-        return True
-    return False
+        return "ndarray"
+    return None
