@@ -176,7 +176,7 @@ cdef Buffer _consume(object capsule, str producer, bint *copied):
         raise BufferError(f"DLPack tensor has {t.ndim} dimensions (at most "
                           f"{MAX_NDIM})")
     itemsize = t.dtype.bits // 8
-    limit = PY_SSIZE_T_MAX // itemsize       # of a stride, in items
+    limit = pybuf_dlpack_div(PY_SSIZE_T_MAX, itemsize)   # of a stride, in items
     s = itemsize
     for i in range(t.ndim - 1, -1, -1):
         if t.shape[i] < 0:

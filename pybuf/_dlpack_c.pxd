@@ -51,6 +51,7 @@ cdef extern from "_dlpack.h":
         uint64_t flags
         DLTensor dl_tensor
 
+    Py_ssize_t pybuf_dlpack_div(Py_ssize_t s, Py_ssize_t n) noexcept nogil
     bint pybuf_dlpack_describable(int ndim, const Py_ssize_t *strides,
                                   const Py_ssize_t *suboffsets,
                                   Py_ssize_t itemsize) noexcept
@@ -84,7 +85,7 @@ cdef inline object _dlpack_export(
     given) are the arguments after it; ``exporter.copy()`` gives a
     C-contiguous copy when one is asked for or needed."""
     cdef DLDataType dtype
-    cdef bint versioned = False, copied = False
+    cdef bint versioned = False, copied = False, describable
     if stream is not None:
         raise BufferError(f"stream must be None for CPU memory, not {stream!r}")
     if dl_device is not None and tuple(dl_device) != (kDLCPU, 0):
@@ -111,12 +112,12 @@ cdef inline object _dlpack_export(
     dtype.code = <uint8_t>_dlpack_code(type_id)
     dtype.bits = <uint8_t>(8 * itemsize)
     dtype.lanes = 1
-    if copy is True or (copy is None and not pybuf_dlpack_describable(
-            ndim, strides, suboffsets, itemsize)):
+    describable = pybuf_dlpack_describable(ndim, strides, suboffsets, itemsize)
+    if copy is True or (copy is None and not describable):
         exporter = exporter.copy()
         copied = True
         readonly = False
-    elif not pybuf_dlpack_describable(ndim, strides, suboffsets, itemsize):
+    elif not describable:
         raise BufferError("copy=False, but this Buffer's layout cannot be "
                           "described in DLPack without a copy (suboffsets or "
                           "strides that are not whole items)")
