@@ -1,6 +1,6 @@
 /* _dlpack.h -- DLPack for pybuf: the structs of dlpack.h (DLPack 1.0),
- * declared here so that the build needs no dlpack.h, and the export of any
- * buffer exporter as a DLPack capsule.
+ * declared here so that the build needs no dlpack.h, and the export of a
+ * Buffer's memory as a DLPack capsule.
  *
  * pybuf/buffer.pyx exports (Buffer.__dlpack__, through
  * pybuf_dlpack_capsule); pybuf/_dlpack.pyx, above it, consumes capsules
@@ -11,8 +11,8 @@
  * its destructor calls the tensor's deleter.  A consumer renames it
  * "used_dltensor" / "used_dltensor_versioned" and from then on owns the
  * tensor: it calls the deleter exactly once, when it no longer needs the
- * memory.  A tensor made here holds a buffer export of the exporter until
- * its deleter runs. */
+ * memory.  A tensor made here holds an export of the Buffer (a reference
+ * and one count of its exports) until its deleter runs. */
 #ifndef PYBUF_DLPACK_H
 #define PYBUF_DLPACK_H
 
@@ -83,15 +83,18 @@ typedef struct DLManagedTensorVersioned {
 #define PYBUF_DLPACK_VNAME "dltensor_versioned"
 #define PYBUF_DLPACK_USED_VNAME "used_dltensor_versioned"
 
-/* What a capsule made here owns, in one malloc block: the managed tensor
-   (either kind), the buffer export that keeps the exporter alive, and,
-   right after the struct, the shape and strides arrays the tensor points at
-   (ndim entries each: the block is sized to the tensor, and a small block
-   comes from malloc's fast per-thread cache). */
+/* What a capsule made here owns, in one block: the managed tensor (either
+   kind), the export that keeps the Buffer and its memory alive (a
+   reference and one count of the Buffer's exports, which is what its
+   __getbuffer__ / __releasebuffer__ take and give back, without the
+   Py_buffer), and, right after the struct, the shape and strides arrays
+   the tensor points at (ndim entries each: the block is sized to the
+   tensor, and a small block comes from pymalloc). */
 typedef struct {
     DLManagedTensor legacy;
     DLManagedTensorVersioned versioned;
-    Py_buffer view;
+    PyObject *owner;
+    Py_ssize_t *exports;
 } pybuf_dlpack_export;
 
 /* Where the arrays start: after the struct, aligned to 8 bytes (i686
@@ -155,7 +158,8 @@ pybuf_dlpack_release(pybuf_dlpack_export *e)
     if (!Py_IsInitialized())
         return;
     gil = PyGILState_Ensure();
-    PyBuffer_Release(&e->view);
+    *e->exports -= 1;           /* before the reference: it may be the last */
+    Py_DECREF(e->owner);
     PyMem_Free(e);
     PyGILState_Release(gil);
 }
@@ -196,21 +200,28 @@ pybuf_dlpack_capsule_destructor(PyObject *capsule)
     }
 }
 
-/* A new capsule holding a CPU tensor over a buffer export of ``exporter``
-   (PyBUF_RECORDS_RO: its layout must be describable, see above, and have
-   ``ndim`` dimensions), with items of type ``dtype``: "dltensor_versioned"
-   with ``flags`` when ``versioned``, else a legacy "dltensor".  NULL with
-   an exception set on failure, and then nothing is held. */
+/* A new capsule holding a CPU tensor over the memory of a pybuf Buffer,
+   ``owner``: ``data``, ``ndim``, ``shape``, ``strides`` (bytes, whole
+   items: see pybuf_dlpack_describable) and ``itemsize`` are its layout and
+   ``exports`` its export count, which the capsule holds one of (with a
+   reference) until its deleter runs.  Items of type ``dtype``;
+   "dltensor_versioned" with ``flags`` when ``versioned``, else a legacy
+   "dltensor".  The caller has the GIL and runs no Python code between
+   reading the layout and this call.  NULL with an exception set on
+   failure, and then nothing is held. */
 static inline PyObject *
-pybuf_dlpack_capsule(PyObject *exporter, int ndim, DLDataType dtype,
-                     int versioned, uint64_t flags)
+pybuf_dlpack_capsule(PyObject *owner, Py_ssize_t *exports, char *data,
+                     int ndim, const Py_ssize_t *shape,
+                     const Py_ssize_t *strides, Py_ssize_t itemsize,
+                     DLDataType dtype, int versioned, uint64_t flags)
 {
     DLTensor *t;
     PyObject *capsule;
     int i;
     pybuf_dlpack_export *e;
-    if (ndim < 0 || ndim > PyBUF_MAX_NDIM) {
-        PyErr_SetString(PyExc_BufferError, "the exporter's layout cannot be "
+    if (ndim < 0 || ndim > PyBUF_MAX_NDIM || itemsize <= 0
+            || (ndim > 0 && (shape == NULL || strides == NULL))) {
+        PyErr_SetString(PyExc_BufferError, "the Buffer's layout cannot be "
                         "described in DLPack");
         return NULL;
     }
@@ -218,33 +229,26 @@ pybuf_dlpack_capsule(PyObject *exporter, int ndim, DLDataType dtype,
                                          + 2 * (size_t)ndim * sizeof(int64_t));
     if (e == NULL)
         return PyErr_NoMemory();
-    if (PyObject_GetBuffer(exporter, &e->view, PyBUF_RECORDS_RO) < 0) {
-        PyMem_Free(e);
-        return NULL;
-    }
     /* From here on, e holds an export: its deleter gives it back. */
+    Py_INCREF(owner);
+    e->owner = owner;
+    e->exports = exports;
+    *exports += 1;
     e->legacy.manager_ctx = e->versioned.manager_ctx = e;
     e->legacy.deleter = pybuf_dlpack_delete_legacy;
     e->versioned.deleter = pybuf_dlpack_delete_versioned;
-    if (e->view.ndim != ndim || e->view.itemsize <= 0
-            || (e->view.ndim > 0 && e->view.strides == NULL)) {
-        PyErr_SetString(PyExc_BufferError, "the exporter's layout cannot be "
-                        "described in DLPack");
-        pybuf_dlpack_delete_legacy(&e->legacy);
-        return NULL;
-    }
     t = versioned ? &e->versioned.dl_tensor : &e->legacy.dl_tensor;
-    t->data = e->view.buf;
+    t->data = data;
     t->device.device_type = kDLCPU;
     t->device.device_id = 0;
-    t->ndim = e->view.ndim;
+    t->ndim = ndim;
     t->dtype = dtype;
     t->shape = (int64_t *)((char *)e + PYBUF_DLPACK_DIMS_AT);
     t->strides = t->shape + ndim;
     t->byte_offset = 0;
-    for (i = 0; i < e->view.ndim; i++) {
-        t->shape[i] = e->view.shape[i];
-        t->strides[i] = pybuf_dlpack_div(e->view.strides[i], e->view.itemsize);
+    for (i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->strides[i] = pybuf_dlpack_div(strides[i], itemsize);
     }
     if (versioned) {
         e->versioned.version.major = PYBUF_DLPACK_MAJOR;
