@@ -178,10 +178,14 @@ cdef class Buffer:
         if self._has_src:
             self._has_src = False
             PyBuffer_Release(&self._src)
-        _free_block(self._mem, self.nbytes, self._align)
-        if self._shape != self._dims_inline:
+        # Views (most Buffers freed in a loop) own no block and no
+        # suboffsets: no call for them.
+        if self._mem != NULL:
+            _free_block(self._mem, self.nbytes, self._align)
+        if self._shape != self._dims_inline and self._shape != NULL:
             free(self._shape)      # strides live in the same block
-        free(self._suboffsets)
+        if self._suboffsets != NULL:
+            free(self._suboffsets)
         self._mem = NULL
         self._shape = self._strides = self._suboffsets = NULL
         self.data = NULL
