@@ -1,11 +1,16 @@
 # Private to pybuf (not an ABI): DLPack as Cython sees it -- the structs
 # and the capsule making of pybuf/_dlpack.h, and the checks and plan of the
-# export of a Buffer's memory as a capsule.  No module stands behind it: pybuf.buffer (export,
-# Buffer.__dlpack__) and pybuf._dlpack (import, from_dlpack) compile it in.
+# export of a Buffer's memory as a capsule.  No module stands behind it:
+# pybuf.buffer (export, Buffer.__dlpack__) and pybuf._dlpack (import,
+# from_dlpack) compile it in.
 from cpython.number cimport PyNumber_Index
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from pybuf._types cimport *
+
+cdef extern from "Python.h":
+    long PyLong_AsLongAndOverflow(object obj, int *overflow) except? -1
 
 cdef extern from "_dlpack.h":
     enum:
@@ -84,12 +89,22 @@ cdef inline bint _dlpack_request(object stream, object max_version,
     code (``__index__``, ``__iter__``), which may release or resize the
     Buffer: the caller reads none of its pointers before."""
     cdef bint versioned = False
+    cdef int overflow
+    cdef long major_c
     if stream is not None:
         raise BufferError(f"stream must be None for CPU memory, not {stream!r}")
     if dl_device is not None and tuple(dl_device) != (kDLCPU, 0):
         raise BufferError(f"a Buffer cannot be exported to device "
                           f"{tuple(dl_device)}: only (1, 0) (kDLCPU)")
-    if max_version is not None:
+    if type(max_version) is tuple and PyTuple_GET_SIZE(max_version) == 2 \
+            and type(<object>PyTuple_GET_ITEM(max_version, 0)) is int \
+            and type(<object>PyTuple_GET_ITEM(max_version, 1)) is int:
+        # What every consumer passes: two exact ints, read without a call
+        # (they run no user code); the same answer as below.
+        major_c = PyLong_AsLongAndOverflow(
+            <object>PyTuple_GET_ITEM(max_version, 0), &overflow)
+        versioned = overflow > 0 or (overflow == 0 and major_c >= 1)
+    elif max_version is not None:
         try:
             major, minor = max_version
             major = PyNumber_Index(major)

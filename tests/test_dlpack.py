@@ -654,3 +654,38 @@ def test_export_any_ndim(ndim):
         del c
     gc.collect()
     assert b.exports == 0
+
+
+class _Int:
+    """An int by __index__ only: max_version read the general way."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __index__(self):
+        return self.v
+
+
+class _Pair(tuple):
+    pass
+
+
+@pytest.mark.parametrize("major", [0, 1, 2, -1, 10 ** 30, -10 ** 30])
+@pytest.mark.parametrize("minor", [0, 5])
+def test_max_version_fast_and_general_reading_agree(major, minor):
+    """Buffer.__dlpack__ reads an exact (int, int) tuple without calls; any
+    other spelling of the same numbers gives the same kind of capsule."""
+    b = filled(4, "i")
+    want = "dltensor_versioned" if major >= 1 else "dltensor"
+    for mv in ((major, minor), [major, minor], (_Int(major), minor),
+               _Pair((major, minor)), (major, _Int(minor))):
+        assert _capsule_name(b.__dlpack__(max_version=mv)) == want, mv
+    gc.collect()
+    assert b.exports == 0
+
+
+@pytest.mark.parametrize("bad", [(1,), (1, 0, 0), (1.0, 0), (1, 0.5), ("1", 0),
+                                 1, None.__class__])
+def test_max_version_malformed(bad):
+    with pytest.raises(TypeError, match="max_version"):
+        filled(2, "B").__dlpack__(max_version=bad)
