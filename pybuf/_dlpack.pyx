@@ -37,6 +37,8 @@ cdef extern from "Python.h":
     int PyCapsule_SetName(object capsule, const char *name) except -1
     object PyObject_VectorcallMethod(object name, PyObject **args,
                                      size_t nargsf, PyObject *kwnames)
+    object PyObject_Vectorcall(object callable, PyObject **args,
+                               size_t nargsf, PyObject *kwnames)
 
 
 # The formats of the Buffers a consumer gets, by DLPack data type (see
@@ -305,6 +307,7 @@ def from_dlpack(x, /, *, device=None, copy=None):
     cdef object dl_device = None
     cdef type tp = type(x)
     cdef str name
+    cdef object method
     if device is not None:
         dl_device = _requested_device(device)
     if copy is not None and copy is not True and copy is not False:
@@ -327,7 +330,10 @@ def from_dlpack(x, /, *, device=None, copy=None):
                                   f"{int(device_type)}, id {device_id}): pybuf "
                                   f"can only view memory the CPU can read (pass "
                                   f"device='cpu' to ask the producer for a copy)")
-    result = _consume(_ask(x, dl_device, copy), name, &copied)
+        method = None
+    else:
+        method = _buffer_dlpack if tp is Buffer else _ndarray_dlpack
+    result = _consume(_ask(x, method, dl_device, copy), name, &copied)
     if copy and not copied:
         # the producer did not copy (it was not asked, or did not say so)
         result = _copy(result)
@@ -347,10 +353,12 @@ cdef tuple _KW_BOTH = (sys.intern("max_version"), sys.intern("dl_device"),
                        sys.intern("copy"))
 
 
-cdef object _ask(object x, object dl_device, object copy):
+cdef object _ask(object x, object method, object dl_device, object copy):
     """``x.__dlpack__(max_version=..., [dl_device=...], [copy=...])``, or,
     if that raises TypeError (a producer from before DLPack 1.0 takes none
-    of these keywords), ``x.__dlpack__()``."""
+    of these keywords), ``x.__dlpack__()``.  ``method``: None, or the
+    ``__dlpack__`` of ``type(x)``, called with ``x`` first, as the lookup
+    would find it (see _cpu_producer)."""
     cdef PyObject *args[4]
     cdef tuple kwnames = _KW
     args[0] = <PyObject *>x
@@ -366,6 +374,9 @@ cdef object _ask(object x, object dl_device, object copy):
         args[2] = <PyObject *>copy
         kwnames = _KW_COPY
     try:
+        if method is not None:
+            # no PY_VECTORCALL_ARGUMENTS_OFFSET: args[-1] is not ours
+            return PyObject_Vectorcall(method, args, 1, <PyObject *>kwnames)
         return PyObject_VectorcallMethod(_DLPACK, args,
                                          1 | PY_VECTORCALL_ARGUMENTS_OFFSET,
                                          <PyObject *>kwnames)
@@ -375,7 +386,13 @@ cdef object _ask(object x, object dl_device, object copy):
                                          NULL)
 
 
-cdef type _ndarray = None          # numpy.ndarray, once _cpu_producer has met it
+# numpy.ndarray, once _cpu_producer has met it, and the __dlpack__ of it and
+# of Buffer: static (immutable) types, whose instances have no __dict__, so
+# that x.__dlpack__ is always this function called with x (the lookup of
+# the method by name is skipped).
+cdef type _ndarray = None
+cdef object _ndarray_dlpack = None
+cdef object _buffer_dlpack = Buffer.__dict__["__dlpack__"]
 
 
 cdef inline str _cpu_producer(type tp):
@@ -386,13 +403,16 @@ cdef inline str _cpu_producer(type tp):
     name).  None for anything else, subclasses included: they are asked.
     Were this wrong, _consume still refuses a tensor the CPU cannot
     read."""
-    global _ndarray
+    global _ndarray, _ndarray_dlpack
     if tp is Buffer:
         return "Buffer"
     if tp is _ndarray:
         return "ndarray"
     if _ndarray is None and not PyType_HasFeature(tp, Py_TPFLAGS_HEAPTYPE) \
             and strcmp((<_TypeObject *>tp).tp_name, "numpy.ndarray") == 0:
-        _ndarray = tp
+        method = tp.__dict__.get("__dlpack__")
+        if method is None:
+            return None             # numpy before 1.22: no DLPack at all
+        _ndarray, _ndarray_dlpack = tp, method
         return "ndarray"
     return None
