@@ -41,13 +41,15 @@ cdef extern from "Python.h":
                                size_t nargsf, PyObject *kwnames)
 
 
-# The formats of the Buffers a consumer gets, by DLPack data type (see
-# _entry): (DLDataTypeCode, bits) and the format read as _foreign_entry
-# reads an exporter's, once, here, instead of once per capsule.
+# The formats of the Buffers a consumer gets, by DLPack data type
+# (DLDataTypeCode, bits), and each one's entry (pybuf._items), read as
+# _foreign_entry reads an exporter's format: once, here, not per capsule.
 cdef tuple _FORMATS = (
     (kDLBool, 8, b"?"),
-    (kDLInt, 8, b"b"), (kDLInt, 16, b"h"), (kDLInt, 32, b"i"), (kDLInt, 64, b"q"),
-    (kDLUInt, 8, b"B"), (kDLUInt, 16, b"H"), (kDLUInt, 32, b"I"), (kDLUInt, 64, b"Q"),
+    (kDLInt, 8, b"b"), (kDLInt, 16, b"h"), (kDLInt, 32, b"i"),
+    (kDLInt, 64, b"q"),
+    (kDLUInt, 8, b"B"), (kDLUInt, 16, b"H"), (kDLUInt, 32, b"I"),
+    (kDLUInt, 64, b"Q"),
     (kDLFloat, 16, b"e"), (kDLFloat, 32, b"f"), (kDLFloat, 64, b"d"),
     (kDLComplex, 64, b"Zf"), (kDLComplex, 128, b"Zd"),
 )
@@ -57,19 +59,35 @@ cdef tuple _ENTRIES = tuple([_foreign_entry(<bytes>f, bits // 8)
 
 cdef inline int _entry_index(int code, int bits) noexcept:
     """Index in _FORMATS and _ENTRIES of a DLPack data type; -1: none."""
-    cdef int k = -1
-    if bits == 8:
-        k = 0 if code == kDLBool else 1 if code == kDLInt else 5 if code == kDLUInt else -1
-    elif bits == 16:
-        k = 2 if code == kDLInt else 6 if code == kDLUInt else 9 if code == kDLFloat else -1
-    elif bits == 32:
-        k = 3 if code == kDLInt else 7 if code == kDLUInt else 10 if code == kDLFloat else -1
-    elif bits == 64:
-        k = (4 if code == kDLInt else 8 if code == kDLUInt else 11 if code == kDLFloat
-             else 12 if code == kDLComplex else -1)
-    elif bits == 128:
-        k = 13 if code == kDLComplex else -1
-    return k
+    cdef int k
+    if code == kDLBool:
+        return 0 if bits == 8 else -1
+    if code == kDLInt or code == kDLUInt:
+        k = 1 if code == kDLInt else 5
+        if bits == 8:
+            return k
+        if bits == 16:
+            return k + 1
+        if bits == 32:
+            return k + 2
+        return k + 3 if bits == 64 else -1
+    if code == kDLFloat:
+        return 9 if bits == 16 else 10 if bits == 32 else 11 if bits == 64 else -1
+    if code == kDLComplex:
+        return 12 if bits == 64 else 13 if bits == 128 else -1
+    return -1
+
+
+cdef int _check_formats() except -1:
+    """_entry_index and _FORMATS agree (checked once, at import)."""
+    for i, (code, bits, f) in enumerate(_FORMATS):
+        if _entry_index(code, bits) != i:
+            raise SystemError(f"pybuf._dlpack: _entry_index({code}, {bits})")
+    return 0
+
+
+_check_formats()
+
 
 cdef dict _CODE_NAMES = {
     kDLInt: "int", kDLUInt: "uint", kDLFloat: "float", kDLBool: "bool",
