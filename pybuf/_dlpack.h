@@ -181,10 +181,10 @@ pybuf_dlpack_delete_versioned(DLManagedTensorVersioned *m)
 static inline void
 pybuf_dlpack_capsule_destructor(PyObject *capsule)
 {
-    /* The name read once: a consumed capsule ("used_...") differs from
-       both at the first character. */
+    /* The name read once; a consumed capsule ("used_...", the common
+       case) is told by its first character, without a call. */
     const char *name = PyCapsule_GetName(capsule);
-    if (name == NULL)
+    if (name == NULL || name[0] != 'd')
         return;
     if (strcmp(name, PYBUF_DLPACK_VNAME) == 0) {
         DLManagedTensorVersioned *mv = (DLManagedTensorVersioned *)

@@ -738,12 +738,14 @@ cdef class Buffer:
         cdef int t
         cdef Buffer src = self
         cdef uint64_t flags = 0
-        self._check()
+        if self._released or self._fmt is None:
+            self._check()           # raises
         # The arguments may run user code, which may release or resize
         # this Buffer: they are read first, and no pointer is held across
         # them (nor anything else: no pin needed).
         versioned = _dlpack_request(stream, max_version, dl_device, copy)
-        self._check()
+        if self._released:
+            self._check()           # raises
         t = format_type(PyBytes_AS_STRING(self._format), self.itemsize,
                         &swapped)
         if _dlpack_plan(t, swapped, self._fmt, self.itemsize, self.ndim,
