@@ -1,11 +1,16 @@
 # Private to pybuf (not an ABI): DLPack as Cython sees it -- the structs
-# and the capsule making of pybuf/_dlpack.h, and the export of an exporter's
-# memory as a capsule.  No module stands behind it: pybuf.buffer (export,
-# Buffer.__dlpack__) and pybuf._dlpack (import, from_dlpack) compile it in.
+# and the capsule making of pybuf/_dlpack.h, and the checks and plan of the
+# export of a Buffer's memory as a capsule.  No module stands behind it:
+# pybuf.buffer (export, Buffer.__dlpack__) and pybuf._dlpack (import,
+# from_dlpack) compile it in.
 from cpython.number cimport PyNumber_Index
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from pybuf._types cimport *
+
+cdef extern from "Python.h":
+    long PyLong_AsLongAndOverflow(object obj, int *overflow) except? -1
 
 cdef extern from "_dlpack.h":
     enum:
@@ -51,11 +56,14 @@ cdef extern from "_dlpack.h":
         uint64_t flags
         DLTensor dl_tensor
 
+    Py_ssize_t pybuf_dlpack_div(Py_ssize_t s, Py_ssize_t n) noexcept nogil
     bint pybuf_dlpack_describable(int ndim, const Py_ssize_t *strides,
                                   const Py_ssize_t *suboffsets,
                                   Py_ssize_t itemsize) noexcept
-    object pybuf_dlpack_capsule(object exporter, DLDataType dtype,
-                                bint versioned, uint64_t flags)
+    object pybuf_dlpack_capsule(object owner, Py_ssize_t *exports, char *data,
+                                int ndim, const Py_ssize_t *shape,
+                                const Py_ssize_t *strides, Py_ssize_t itemsize,
+                                DLDataType dtype, bint versioned, uint64_t flags)
 
 
 cdef inline int _dlpack_code(int t) noexcept nogil:
@@ -74,23 +82,29 @@ cdef inline int _dlpack_code(int t) noexcept nogil:
     return -1
 
 
-cdef inline object _dlpack_export(
-        object exporter, int type_id, bint swapped, str fmt,
-        Py_ssize_t itemsize, int ndim, const Py_ssize_t *strides,
-        const Py_ssize_t *suboffsets, bint readonly, object stream,
-        object max_version, object dl_device, object copy):
-    """The capsule ``Buffer.__dlpack__`` returns (see its docstring) for
-    ``exporter``, whose layout and items (TypeId, byte order, format as
-    given) are the arguments after it; ``exporter.copy()`` gives a
-    C-contiguous copy when one is asked for or needed."""
-    cdef DLDataType dtype
-    cdef bint versioned = False, copied = False
+cdef inline bint _dlpack_request(object stream, object max_version,
+                                 object dl_device, object copy) except -1:
+    """Check the arguments of ``Buffer.__dlpack__`` (see its docstring);
+    True when the consumer reads versioned capsules.  They may run user
+    code (``__index__``, ``__iter__``), which may release or resize the
+    Buffer: the caller reads none of its pointers before."""
+    cdef bint versioned = False
+    cdef int overflow
+    cdef long major_c
     if stream is not None:
         raise BufferError(f"stream must be None for CPU memory, not {stream!r}")
     if dl_device is not None and tuple(dl_device) != (kDLCPU, 0):
         raise BufferError(f"a Buffer cannot be exported to device "
                           f"{tuple(dl_device)}: only (1, 0) (kDLCPU)")
-    if max_version is not None:
+    if type(max_version) is tuple and PyTuple_GET_SIZE(max_version) == 2 \
+            and type(<object>PyTuple_GET_ITEM(max_version, 0)) is int \
+            and type(<object>PyTuple_GET_ITEM(max_version, 1)) is int:
+        # What every consumer passes: two exact ints, read without a call
+        # (they run no user code); the same answer as below.
+        major_c = PyLong_AsLongAndOverflow(
+            <object>PyTuple_GET_ITEM(max_version, 0), &overflow)
+        versioned = overflow > 0 or (overflow == 0 and major_c >= 1)
+    elif max_version is not None:
         try:
             major, minor = max_version
             major = PyNumber_Index(major)
@@ -101,6 +115,20 @@ cdef inline object _dlpack_export(
         versioned = major >= 1
     if copy is not None and copy is not True and copy is not False:
         raise TypeError(f"copy must be True, False or None, not {copy!r}")
+    return versioned
+
+
+cdef inline bint _dlpack_plan(
+        int type_id, bint swapped, str fmt, Py_ssize_t itemsize, int ndim,
+        const Py_ssize_t *strides, const Py_ssize_t *suboffsets,
+        bint readonly, bint versioned, object copy,
+        DLDataType *dtype) except -1:
+    """How ``Buffer.__dlpack__`` exports a Buffer of this layout and items
+    (TypeId, byte order, format as given), for a request checked by
+    _dlpack_request: its DLPack data type in ``dtype[0]``, and True when
+    the export is of a C-contiguous copy (asked for, or needed), False when
+    of the Buffer itself.  Runs no user code."""
+    cdef bint describable
     # The item model's reading of the format (before any copy: a bad format
     # is bad anyway), so that every spelling of the same items ("i", "1i",
     # "=i", " i", "<i" on a little-endian machine) has the same type.
@@ -111,12 +139,10 @@ cdef inline object _dlpack_export(
     dtype.code = <uint8_t>_dlpack_code(type_id)
     dtype.bits = <uint8_t>(8 * itemsize)
     dtype.lanes = 1
-    if copy is True or (copy is None and not pybuf_dlpack_describable(
-            ndim, strides, suboffsets, itemsize)):
-        exporter = exporter.copy()
-        copied = True
-        readonly = False
-    elif not pybuf_dlpack_describable(ndim, strides, suboffsets, itemsize):
+    describable = pybuf_dlpack_describable(ndim, strides, suboffsets, itemsize)
+    if copy is True or (copy is None and not describable):
+        return True                   # a copy is writable: no read-only check
+    if not describable:
         raise BufferError("copy=False, but this Buffer's layout cannot be "
                           "described in DLPack without a copy (suboffsets or "
                           "strides that are not whole items)")
@@ -124,6 +150,4 @@ cdef inline object _dlpack_export(
         raise BufferError("a read-only Buffer cannot be exported as a legacy "
                           "DLPack capsule, which cannot say read-only: ask for "
                           "max_version=(1, 0), or copy=True")
-    return pybuf_dlpack_capsule(exporter, dtype, versioned,
-                                (FLAG_READ_ONLY if readonly else 0) |
-                                (FLAG_IS_COPIED if copied else 0))
+    return False

@@ -66,3 +66,9 @@ cdef Buffer from_pointer(char *data, int ndim, const Py_ssize_t *shape,
                          const Py_ssize_t *strides, const char *format,
                          Py_ssize_t itemsize, bint readonly,
                          void (*deleter)(void *ctx) noexcept nogil, void *ctx)
+
+# from_memory with the format already read (an entry of pybuf._items:
+# _format_entry / _foreign_entry), for pybuf._dlpack, which reads its few
+# formats once; ``entry``'s itemsize must be positive.
+cdef Buffer _over(object owner, char *data, int ndim, const Py_ssize_t *shape,
+                  const Py_ssize_t *strides, tuple entry, bint readonly)

@@ -15,7 +15,7 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release,
 cimport cpython.buffer as pb
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.number cimport PyIndex_Check, PyNumber_Index
-from libc.stdint cimport uintptr_t
+from libc.stdint cimport uint64_t, uintptr_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
@@ -27,7 +27,9 @@ from pybuf._layout cimport (_parse_shape, _checked_nbytes, _parse_order,
                             _check_request, _check_memory, _parse_address,
                             _parse_strides)
 from pybuf._alloc cimport _alloc_block, _free_block, _owner_of
-from pybuf._dlpack_c cimport _dlpack_export
+from pybuf._dlpack_c cimport (DLDataType, FLAG_IS_COPIED, FLAG_READ_ONLY,
+                              _dlpack_plan, _dlpack_request,
+                              pybuf_dlpack_capsule)
 from pybuf.kernels cimport copy_items, fill_items, format_type
 from pybuf._items cimport (_format_entry, _foreign_entry, _has_objects,
                            _object_error, _unpack_native, _pack_native,
@@ -176,10 +178,14 @@ cdef class Buffer:
         if self._has_src:
             self._has_src = False
             PyBuffer_Release(&self._src)
-        _free_block(self._mem, self.nbytes, self._align)
-        if self._shape != self._dims_inline:
+        # Views (most Buffers freed in a loop) own no block and no
+        # suboffsets: no call for them.
+        if self._mem != NULL:
+            _free_block(self._mem, self.nbytes, self._align)
+        if self._shape != self._dims_inline and self._shape != NULL:
             free(self._shape)      # strides live in the same block
-        free(self._suboffsets)
+        if self._suboffsets != NULL:
+            free(self._suboffsets)
         self._mem = NULL
         self._shape = self._strides = self._suboffsets = NULL
         self.data = NULL
@@ -727,18 +733,32 @@ cdef class Buffer:
         released or resized while the consumer lives.  A capsule that is
         never consumed gives the export back when it is collected.
         """
-        cdef bint swapped
+        cdef DLDataType dtype
+        cdef bint swapped, versioned
         cdef int t
-        self._pin()                 # the arguments may run user code
-        try:
-            t = format_type(PyBytes_AS_STRING(self._format), self.itemsize,
-                            &swapped)
-            return _dlpack_export(self, t, swapped, self._fmt, self.itemsize,
-                                  self.ndim, self._strides, self._suboffsets,
-                                  self._readonly, stream, max_version,
-                                  dl_device, copy)
-        finally:
-            self._unpin()
+        cdef Buffer src = self
+        cdef uint64_t flags = 0
+        if self._released or self._fmt is None:
+            self._check()           # raises
+        # The arguments may run user code, which may release or resize
+        # this Buffer: they are read first, and no pointer is held across
+        # them (nor anything else: no pin needed).
+        versioned = _dlpack_request(stream, max_version, dl_device, copy)
+        if self._released:
+            self._check()           # raises
+        t = format_type(PyBytes_AS_STRING(self._format), self.itemsize,
+                        &swapped)
+        if _dlpack_plan(t, swapped, self._fmt, self.itemsize, self.ndim,
+                        self._strides, self._suboffsets, self._readonly,
+                        versioned, copy, &dtype):
+            src = self.copy()       # pins this Buffer while it copies
+            flags = FLAG_IS_COPIED
+        elif self._readonly:
+            flags = FLAG_READ_ONLY
+        # No Python code from reading src's layout to holding its export.
+        return pybuf_dlpack_capsule(src, &src._exports, src.data, src.ndim,
+                                    src._shape, src._strides, src.itemsize,
+                                    dtype, versioned, flags)
 
     def __dlpack_device__(self):
         """``(1, 0)``: a Buffer's memory is always on the CPU (``kDLCPU``)."""

@@ -503,3 +503,189 @@ def test_torch_from_dlpack_copy_keywords_both_ways():
     assert back.data_ptr() != b.address
     back[0] = 5.0
     assert b[0] == 0.0
+
+
+# --------------------------------------------------------------------------
+# the fast path of from_dlpack (exactly Buffer or numpy.ndarray: no
+# __dlpack_device__ call, a vectorcall of __dlpack__) against the general
+# one (subclasses and wrappers), and the export's sizes and divisions
+
+class Wrapper:
+    """A producer that is neither a Buffer nor an ndarray: the general path."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __dlpack__(self, **kw):
+        return self.x.__dlpack__(**kw)
+
+    def __dlpack_device__(self):
+        return self.x.__dlpack_device__()
+
+
+class SubBuffer(pybuf.Buffer):
+    pass
+
+
+class SubArray(np.ndarray):
+    pass
+
+
+def _same_import(fast, slow):
+    assert (fast.shape, fast.strides, fast.format, fast.itemsize,
+            fast.readonly, fast.address, fast.tolist()) == \
+        (slow.shape, slow.strides, slow.format, slow.itemsize,
+         slow.readonly, slow.address, slow.tolist())
+
+
+LAYOUTS = [(), (0,), (5,), (3, 4), (2, 3, 4)]
+SIZED = {1: "B", 2: "h", 4: "f", 8: "q", 16: "Zd"}
+
+
+@pytest.mark.parametrize("itemsize", sorted(SIZED))
+@pytest.mark.parametrize("shape", LAYOUTS)
+@pytest.mark.parametrize("copy", [None, True, False])
+def test_fast_and_general_paths_agree(itemsize, shape, copy):
+    src = filled(shape, SIZED[itemsize])
+    views = [src]
+    if len(shape) >= 2:
+        views.append(src[::-1, ::2])         # negative and skipping strides
+    for view in views:
+        a = np.from_dlpack(view)
+        for fast, slow in ((view, Wrapper(view)),
+                           (view, view.__dlpack__(max_version=(1, 0))),
+                           (a, Wrapper(a)), (a, a.view(SubArray))):
+            f = pybuf.from_dlpack(fast, copy=copy)
+            s = pybuf.from_dlpack(slow, copy=copy)
+            if copy:
+                assert f.address != s.address and f.tolist() == s.tolist()
+            else:
+                _same_import(f, s)
+                assert f.address == view.address or view.nbytes == 0
+
+
+def test_fast_path_producer_names_and_no_gc():
+    a = np.arange(4)
+    b = filled(3, "i")
+    assert pybuf.from_dlpack(a).base.producer_type == "ndarray"
+    assert pybuf.from_dlpack(b).base.producer_type == "Buffer"
+    assert pybuf.from_dlpack(a.view(SubArray)).base.producer_type == "SubArray"
+    assert pybuf.from_dlpack(Wrapper(b)).base.producer_type == "Wrapper"
+    assert pybuf.from_dlpack(b.__dlpack__()).base.producer_type == "capsule"
+    owner = pybuf.from_dlpack(a).base
+    assert "ndarray" in repr(owner)
+    # holds a str only: no cycle can pass through it
+    assert not gc.is_tracked(owner)
+
+
+def test_fast_and_general_paths_same_errors():
+    sub = SubBuffer(4, "B")
+    plain = pybuf.zeros(4, "B")
+    for b in (plain, sub, Wrapper(plain)):
+        (b.x if isinstance(b, Wrapper) else b).release()
+        with pytest.raises(ValueError, match="released"):
+            pybuf.from_dlpack(b)
+    # a format with no DLPack type: the producer's error, on either path
+    for x in (pybuf.zeros(2, "3s"), Wrapper(pybuf.zeros(2, "3s"))):
+        with pytest.raises(BufferError, match="3s"):
+            pybuf.from_dlpack(x)
+    # copy=False where the export would need a copy: 4-byte items 5 apart
+    s = np.zeros(4, dtype=[("a", "<i4"), ("b", "i1")])
+    s["a"] = [1, 2, 3, 4]
+    odd = pybuf.asbuffer(s["a"])
+    for x in (odd, Wrapper(odd)):
+        with pytest.raises(BufferError, match="copy"):
+            pybuf.from_dlpack(x, copy=False)
+        assert pybuf.from_dlpack(x).tolist() == [1, 2, 3, 4]
+    assert odd.exports == 0
+
+
+def test_fast_path_only_for_the_real_types():
+    """A Python class that calls itself numpy's ndarray (or a subclass of
+    a fast type) is asked where it lives, as any producer."""
+    asked = []
+
+    class ndarray:                       # noqa: N801 -- the point
+        __module__ = "numpy"
+        __qualname__ = "ndarray"
+
+        def __dlpack__(self, **kw):
+            raise AssertionError("must not be asked for a capsule")
+
+        def __dlpack_device__(self):
+            asked.append(True)
+            return (2, 0)
+
+    with pytest.raises(BufferError, match="CUDA"):
+        pybuf.from_dlpack(ndarray())
+    assert asked
+
+    class OnGPU(SubArray):
+        def __dlpack_device__(self):
+            return (2, 0)
+
+    with pytest.raises(BufferError, match="CUDA"):
+        pybuf.from_dlpack(np.zeros(3).view(OnGPU))
+
+
+def test_error_inside_dlpack_is_not_a_missing_dlpack():
+    class Broken:
+        def __dlpack__(self, **kw):
+            raise AttributeError("something inside")
+
+        def __dlpack_device__(self):
+            return (1, 0)
+
+    with pytest.raises(AttributeError, match="something inside") as info:
+        pybuf.from_dlpack(Broken())
+    assert not isinstance(info.value, TypeError)
+
+
+@pytest.mark.parametrize("ndim", [0, 1, 5, 32, 64])
+def test_export_any_ndim(ndim):
+    """The export block is sized to the tensor: every ndim up to the most
+    the buffer protocol allows round-trips, through numpy and pybuf."""
+    shape = (1,) * (ndim - 1) + (3,) if ndim else ()
+    b = filled(shape, "d")
+    for consumer in (np.from_dlpack, pybuf.from_dlpack):
+        c = consumer(b)
+        assert c.shape == b.shape and c.strides == b.strides
+        assert np.array_equal(np.asarray(c), np.asarray(b))
+        del c
+    gc.collect()
+    assert b.exports == 0
+
+
+class _Int:
+    """An int by __index__ only: max_version read the general way."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __index__(self):
+        return self.v
+
+
+class _Pair(tuple):
+    pass
+
+
+@pytest.mark.parametrize("major", [0, 1, 2, -1, 10 ** 30, -10 ** 30])
+@pytest.mark.parametrize("minor", [0, 5])
+def test_max_version_fast_and_general_reading_agree(major, minor):
+    """Buffer.__dlpack__ reads an exact (int, int) tuple without calls; any
+    other spelling of the same numbers gives the same kind of capsule."""
+    b = filled(4, "i")
+    want = "dltensor_versioned" if major >= 1 else "dltensor"
+    for mv in ((major, minor), [major, minor], (_Int(major), minor),
+               _Pair((major, minor)), (major, _Int(minor))):
+        assert _capsule_name(b.__dlpack__(max_version=mv)) == want, mv
+    gc.collect()
+    assert b.exports == 0
+
+
+@pytest.mark.parametrize("bad", [(1,), (1, 0, 0), (1.0, 0), (1, 0.5), ("1", 0),
+                                 1, None.__class__])
+def test_max_version_malformed(bad):
+    with pytest.raises(TypeError, match="max_version"):
+        filled(2, "B").__dlpack__(max_version=bad)

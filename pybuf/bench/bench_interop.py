@@ -4,14 +4,19 @@
   ``memoryview`` at 1 KiB and at 256 MiB, against ``bytes()`` and
   ``Buffer.copy()`` of the same data.  Sharing is O(1): the 256 MiB rows
   against the 1 KiB ones stay near 1, copies grow with the size.
+* DLPack exchange against numpy's own (``np.from_dlpack(ndarray)``, numpy
+  importing numpy's export), warm, at 1 KiB and at 256 MiB: numpy
+  importing a Buffer and pybuf importing an ndarray; the target is at most
+  the time numpy takes with itself (ratio <= 1).
 * A pickle-5 round trip (``dumps`` + ``loads``) of 256 MiB with out-of-band
   buffers, against the same in band and against numpy's out-of-band round
   trip.
 * Handing 256 MiB to another process: through ``pybuf.shared`` (the child
   attaches by name) against pickling it through a pipe.
 
-Run ``python -m pybuf.bench.bench_interop [--quick]``; ``--quick`` uses
-32 MiB and fewer repeats.  Sizes are in the case names; no GB/s column,
+Run ``python -m pybuf.bench.bench_interop [--quick] [--dlpack]``;
+``--quick`` uses 32 MiB and fewer repeats, ``--dlpack`` runs the DLPack
+rows alone.  Sizes are in the case names; no GB/s column,
 since the point is that nothing is read.
 """
 from __future__ import annotations
@@ -93,6 +98,37 @@ def sharing_rows(quick=False):
     return rows
 
 
+def dlpack_rows(quick=False):
+    """DLPack exchange in either direction against numpy with itself.
+
+    Each pair runs interleaved (common.compare: A B A B ..., medians), so a
+    change in the machine's load hits both sides; the baseline is numpy's
+    ``from_dlpack`` of numpy's own export in the same run.  Short runs
+    (2000 calls, under a millisecond) and many of them: the two sides differ
+    by a few percent, less than a shared machine's load changes over the
+    20 ms runs of the default.  Warm: the same producer each call, as when
+    a library hands the same array around.
+    """
+    rows = []
+    repeat = 31 if quick else 101
+    for n in _sizes(quick):
+        b = _filled(n)
+        a = np.full(n, 7, np.uint8)
+        baseline = "np.from_dlpack(ndarray)"
+        rows.append(compare(
+            SUITE, f"np.from_dlpack(Buffer) {_label(n)}",
+            lambda b=b: np.from_dlpack(b), baseline,
+            lambda a=a: np.from_dlpack(a), repeat=repeat, number=2000,
+            target="<= 1.0"))
+        rows.append(compare(
+            SUITE, f"pybuf.from_dlpack(ndarray) {_label(n)}",
+            lambda a=a: pybuf.from_dlpack(a), baseline,
+            lambda a=a: np.from_dlpack(a), repeat=repeat, number=2000,
+            target="<= 1.0"))
+        del a, b
+    return rows
+
+
 def _round_trip(obj, out_of_band):
     if out_of_band:
         buffers = []
@@ -165,8 +201,11 @@ def process_rows(quick=False):
 
 def run(quick=False):
     """All interop rows (see the module docstring)."""
-    return sharing_rows(quick) + pickle_rows(quick) + process_rows(quick)
+    return (dlpack_rows(quick) + sharing_rows(quick) + pickle_rows(quick)
+            + process_rows(quick))
 
 
 if __name__ == "__main__":
-    print(format_table(run(quick="--quick" in sys.argv)))
+    quick = "--quick" in sys.argv
+    rows = dlpack_rows(quick) if "--dlpack" in sys.argv else run(quick=quick)
+    print(format_table(rows))
