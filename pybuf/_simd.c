@@ -693,25 +693,25 @@ static int pybuf_cas(int *p, int *expected, int desired) {
     *expected = (int)was;
     return 0;
 }
-static uint64_t pybuf_ld64(uint64_t *p) {
+/* 8-byte aligned, as the 64-bit Interlocked functions require */
+#if defined(_MSC_VER) && !defined(__clang__)
+typedef __declspec(align(8)) uint64_t pybuf_u64;
+#else
+typedef uint64_t pybuf_u64 __attribute__((aligned(8)));
+#endif
+static uint64_t pybuf_ld64(pybuf_u64 *p) {
     return (uint64_t)InterlockedCompareExchange64((volatile LONG64 *)p, 0, 0);
 }
-static void pybuf_st64(uint64_t *p, uint64_t v) {
+static void pybuf_st64(pybuf_u64 *p, uint64_t v) {
     InterlockedExchange64((volatile LONG64 *)p, (LONG64)v);
 }
-static int pybuf_cas64(uint64_t *p, uint64_t *expected, uint64_t desired) {
+static int pybuf_cas64(pybuf_u64 *p, uint64_t *expected, uint64_t desired) {
     LONG64 was = InterlockedCompareExchange64((volatile LONG64 *)p, (LONG64)desired,
                                               (LONG64)*expected);
     if (was == (LONG64)*expected) return 1;
     *expected = (uint64_t)was;
     return 0;
 }
-#if defined(_MSC_VER) && !defined(__clang__)
-#define PYBUF_ALIGN8 __declspec(align(8))
-#else
-#define PYBUF_ALIGN8 __attribute__((aligned(8)))
-#endif
-
 static long long pybuf_now_ns(void) {
     static LARGE_INTEGER freq;          /* fixed at boot */
     LARGE_INTEGER c;
@@ -772,16 +772,16 @@ static int pybuf_cas(int *p, int *expected, int desired) {
     return __atomic_compare_exchange_n(p, expected, desired, 0,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
-static uint64_t pybuf_ld64(uint64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
-static void pybuf_st64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
-static int pybuf_cas64(uint64_t *p, uint64_t *expected, uint64_t desired) {
+/* 64-bit atomics need 8-byte alignment, known to the compiler where it
+   emits them, or 32-bit x86 (where uint64_t is 4-aligned in structs)
+   turns them into calls to libatomic, which Python does not load */
+typedef uint64_t pybuf_u64 __attribute__((aligned(8)));
+static uint64_t pybuf_ld64(pybuf_u64 *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static void pybuf_st64(pybuf_u64 *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static int pybuf_cas64(pybuf_u64 *p, uint64_t *expected, uint64_t desired) {
     return __atomic_compare_exchange_n(p, expected, desired, 0,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
-/* 64-bit atomics need 8-byte alignment, or 32-bit x86 (where uint64_t is
-   4-aligned in structs) turns them into calls to libatomic, which Python
-   does not load */
-#define PYBUF_ALIGN8 __attribute__((aligned(8)))
 
 static long long pybuf_clock_ns(clockid_t id) {
     struct timespec ts;
@@ -828,9 +828,8 @@ static struct {
     pybuf_task task;
     char *args;
     size_t argsize;
-    /* parts not taken: [low 32 bits, high 32 bits); 8-byte aligned for
-       the 64-bit atomics */
-    PYBUF_ALIGN8 uint64_t left;
+    /* parts not taken: [low 32 bits, high 32 bits) */
+    pybuf_u64 left;
     int cpu[2];                 /* where the caller [0] and worker [1] last ran */
 } pybuf_w = { .owner = PYBUF_MUTEX_INIT, .mu = PYBUF_MUTEX_INIT,
               .wake = PYBUF_COND_INIT, .done = PYBUF_COND_INIT };
@@ -851,9 +850,9 @@ static long pybuf_worker_spin_ns = 50000;
    most about a fifth of the time while short bursts of other work (a
    process that wakes now and then) do not stop the worker for long; load
    that lasts is seen by pybuf_core_free.  (Monotonic nanoseconds, kept
-   in a uint64_t for the atomics.) */
+   in a pybuf_u64 for the atomics.) */
 #define PYBUF_BACKOFF 4
-static PYBUF_ALIGN8 uint64_t pybuf_w_backoff_until;
+static pybuf_u64 pybuf_w_backoff_until;
 
 /* Waking a sleeping worker costs the caller a system call (6 us on the
    virtual machine of docs/performance.rst, more with the wake-up of an
@@ -863,7 +862,7 @@ static PYBUF_ALIGN8 uint64_t pybuf_w_backoff_until;
    the worker's spin): the worker then stays awake, spinning, through the
    loop, and an isolated call runs alone at one core's speed. */
 #define PYBUF_WAKE_BYTES ((size_t)1 << 20)
-static PYBUF_ALIGN8 uint64_t pybuf_w_last_end;
+static pybuf_u64 pybuf_w_last_end;
 
 /* Whether another core is free for the worker, judged from how busy the
    machine's cores were over the last 100 ms or so.  The system's count of
