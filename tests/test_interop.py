@@ -717,9 +717,9 @@ def test_windows_shared_with_block_and_views(windows):
     assert b.released and not windows.alive("pybuf_win_test")
 
 
-    # a backslash separates a kernel namespace from the name: refused
+def test_windows_names_and_sizes(windows):
     from pybuf import interop
-    # "\\" separates a kernel namespace from the name: refused
+    # a backslash separates a kernel namespace from the name: refused
     for bad in ("", "a/b", "Local\\x", "x" * 201):
         with pytest.raises(ValueError, match="name"):
             pybuf.shared(4, name=bad)
