@@ -3,8 +3,15 @@
  *
  * PYBUF_GNUC: GCC's builtins and attributes are there (GCC, clang).  Off
  * under MSVC -- and with -DPYBUF_NO_BUILTINS, so that the portable
- * fallbacks (overflow check, byte swaps, no prefetch, no run-time SIMD
- * dispatch, one thread) are built and tested on this machine too. */
+ * fallbacks (overflow check, byte swaps, no prefetch) are built and tested
+ * on this machine too.  On GCC, -DPYBUF_NO_BUILTINS also leaves out what
+ * has no portable spelling there: the target attributes of the AVX2 and
+ * AVX-512 paths (SSE2 only) and, on POSIX, the worker's atomics (one
+ * thread); MSVC has both (see _simd.c), and so has mingw-w64's Win32
+ * thread layer.
+ *
+ * -DPYBUF_USE_CPUID (x86, _simd.c): ask the CPU with CPUID and XGETBV,
+ * as MSVC builds do, instead of __builtin_cpu_supports. */
 #ifndef PYBUF_COMPILER_H
 #define PYBUF_COMPILER_H
 

@@ -1,6 +1,8 @@
 /* pybuf/_simd.c -- see _simd.h.  Built with the baseline flags only: the
  * AVX2 and AVX-512 kernels are compiled with __attribute__((target(...)))
- * and only called after the CPU was checked. */
+ * (GCC, clang) or as they are (MSVC, which allows any instruction set's
+ * intrinsics in any function), and only called after the CPU was
+ * checked. */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE             /* sched_getcpu */
 #endif
@@ -28,17 +30,35 @@
 #define PYBUF_NEON 0
 #endif
 
-#if PYBUF_X86 && PYBUF_GNUC
-#define PYBUF_DISPATCH 1        /* target attributes and __builtin_cpu_supports */
+/* Run-time dispatch among the x86 paths: the wider paths are compiled with
+   target attributes (GCC, clang, clang-cl) or plainly (MSVC); without
+   either (-DPYBUF_NO_BUILTINS on GCC) only the SSE2 baseline exists. */
+#if PYBUF_X86 && (PYBUF_GNUC || defined(_MSC_VER))
+#define PYBUF_DISPATCH 1
 #else
 #define PYBUF_DISPATCH 0
+#endif
+#if PYBUF_DISPATCH && PYBUF_GNUC
+#define PYBUF_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#elif PYBUF_DISPATCH
+#define PYBUF_TARGET_AVX2
+#endif
+/* How the CPU is asked what it runs: __builtin_cpu_supports (GCC, clang),
+   or CPUID and XGETBV where that builtin does not exist (MSVC, clang-cl)
+   -- and with -DPYBUF_USE_CPUID, so that this path runs on Linux too. */
+#if PYBUF_DISPATCH && (defined(_MSC_VER) || defined(PYBUF_USE_CPUID))
+#define PYBUF_CPUID 1
+#else
+#define PYBUF_CPUID 0
 #endif
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
 #endif
 
-#if PYBUF_DISPATCH && defined(__clang__)
+#if PYBUF_DISPATCH && !PYBUF_GNUC
+#define PYBUF_TARGET_AVX512     /* MSVC: no attribute needed (nor known) */
+#elif PYBUF_DISPATCH && defined(__clang__)
 /* clang takes no tuning options in a target string: the vector width its
  * auto-vectoriser may use is an attribute of its own. */
 #define PYBUF_TARGET_AVX512 __attribute__((target( \
@@ -167,7 +187,7 @@
 #if PYBUF_DISPATCH
 /* avx2: AVX2 with FMA (x86-64-v3) */
 #define PYBUF_SFX(name) name##_avx2
-#define PYBUF_TARGET __attribute__((target("avx2,fma")))
+#define PYBUF_TARGET PYBUF_TARGET_AVX2
 #define PYBUF_PATH "avx2"
 #define VW 4
 #define VD __m256d
@@ -264,20 +284,90 @@ const char *pybuf_simd_path_name(int k) {
     return pybuf_paths[k]->name;
 }
 
-int pybuf_simd_path_supported(int k) {
-    if (pybuf_simd_path_name(k) == NULL) return 0;
-#if PYBUF_DISPATCH
-    /* libgcc / compiler-rt also check that the OS saves the wider
-       registers (XGETBV) before reporting AVX or AVX-512. */
-    __builtin_cpu_init();
-    if (k == PYBUF_SIMD_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (k == PYBUF_SIMD_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")
-            && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+/* What each path needs beyond the baseline, in one place: the CPU's
+   features and the OS's saving of the wider registers (XSAVE state). */
+enum { PYBUF_CPU_AVX2 = 1, PYBUF_CPU_FMA = 2, PYBUF_CPU_AVX512F = 4,
+       PYBUF_CPU_AVX512BW = 8, PYBUF_CPU_AVX512DQ = 16, PYBUF_CPU_AVX512VL = 32 };
+#define PYBUF_NEEDS_AVX2 (PYBUF_CPU_AVX2 | PYBUF_CPU_FMA)
+#define PYBUF_NEEDS_AVX512 (PYBUF_NEEDS_AVX2 | PYBUF_CPU_AVX512F | PYBUF_CPU_AVX512BW \
+                            | PYBUF_CPU_AVX512DQ | PYBUF_CPU_AVX512VL)
+static const unsigned pybuf_path_needs[PYBUF_SIMD_NPATHS] = {
+    0, 0, PYBUF_NEEDS_AVX2, PYBUF_NEEDS_AVX512, 0 };
+
+#if PYBUF_CPUID
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>             /* __cpuidex, _xgetbv */
+static void pybuf_cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    int v[4];
+    __cpuidex(v, (int)leaf, (int)sub);
+    r[0] = (unsigned)v[0]; r[1] = (unsigned)v[1]; r[2] = (unsigned)v[2]; r[3] = (unsigned)v[3];
+}
+static unsigned long long pybuf_xgetbv0(void) { return _xgetbv(0); }
+#else
+#include <cpuid.h>              /* GCC, clang: __cpuid_count */
+static void pybuf_cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+}
+/* GCC's and clang's _xgetbv need the xsave target: the instruction itself */
+static unsigned long long pybuf_xgetbv0(void) {
+    unsigned lo, hi;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
 #endif
-    return 1;
+
+/* PYBUF_CPU_* from CPUID leaves 1 and 7 and XCR0, as libgcc's
+   __builtin_cpu_supports reads them: AVX-class features count only when
+   the OS saves the YMM (XCR0 bits 1-2) or also the ZMM and mask
+   registers (bits 5-7). */
+static unsigned pybuf_cpu_features(void) {
+    unsigned r[4], max, ecx1, ebx7, f = 0;
+    unsigned long long xcr0 = 0;
+    pybuf_cpuid(0, 0, r);
+    max = r[0];
+    if (max < 1) return 0;
+    pybuf_cpuid(1, 0, r);
+    ecx1 = r[2];
+    if (!(ecx1 & (1u << 27)) || !(ecx1 & (1u << 28)))   /* OSXSAVE, AVX */
+        return 0;
+    xcr0 = pybuf_xgetbv0();
+    if ((xcr0 & 0x6) != 0x6) return 0;                   /* XMM, YMM state */
+    if (ecx1 & (1u << 12)) f |= PYBUF_CPU_FMA;
+    if (max < 7) return f;
+    pybuf_cpuid(7, 0, r);
+    ebx7 = r[1];
+    if (ebx7 & (1u << 5)) f |= PYBUF_CPU_AVX2;
+    if ((xcr0 & 0xe6) == 0xe6) {                         /* opmask, ZMM state */
+        if (ebx7 & (1u << 16)) f |= PYBUF_CPU_AVX512F;
+        if (ebx7 & (1u << 17)) f |= PYBUF_CPU_AVX512DQ;
+        if (ebx7 & (1u << 30)) f |= PYBUF_CPU_AVX512BW;
+        if (ebx7 & (1u << 31)) f |= PYBUF_CPU_AVX512VL;
+    }
+    return f;
+}
+#elif PYBUF_DISPATCH
+/* libgcc / compiler-rt also check that the OS saves the wider registers
+   (XGETBV) before reporting AVX or AVX-512. */
+static unsigned pybuf_cpu_features(void) {
+    unsigned f = 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) f |= PYBUF_CPU_AVX2;
+    if (__builtin_cpu_supports("fma")) f |= PYBUF_CPU_FMA;
+    if (__builtin_cpu_supports("avx512f")) f |= PYBUF_CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512bw")) f |= PYBUF_CPU_AVX512BW;
+    if (__builtin_cpu_supports("avx512dq")) f |= PYBUF_CPU_AVX512DQ;
+    if (__builtin_cpu_supports("avx512vl")) f |= PYBUF_CPU_AVX512VL;
+    return f;
+}
+#else
+static unsigned pybuf_cpu_features(void) { return 0; }
+#endif
+
+int pybuf_simd_path_supported(int k) {
+    unsigned f;
+    if (pybuf_simd_path_name(k) == NULL) return 0;
+    f = pybuf_cpu_features();
+    return (f & pybuf_path_needs[k]) == pybuf_path_needs[k];
 }
 
 int pybuf_simd_select(const char *name) {
@@ -522,16 +612,192 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
    pausing between polls, then sleeps on a condition variable.  One caller
    at a time owns the worker; a concurrent caller runs all its parts
    itself.  Nothing here touches Python objects or the GIL: the caller may
-   hold the GIL or not.  No worker lives across fork() (a pthread_atfork
-   handler stops it first; the next call starts one, in parent and
-   child); at exit the worker is stopped and joined. */
-#if (defined(__unix__) || defined(__APPLE__)) && PYBUF_GNUC
+   hold the GIL or not.
+
+   The logic is written once, over a small thread layer with two backends
+   (below): POSIX threads with GCC's __atomic builtins, and Win32 (SRW
+   locks, condition variables, _beginthreadex, the Interlocked functions),
+   which MSVC and mingw-w64 both have.  What differs beyond the primitives:
+   POSIX: no worker lives across fork() (a pthread_atfork handler stops it
+   first; the next call starts one, in parent and child) and at exit the
+   worker is stopped and joined.  Win32: there is no fork, and no exit
+   handler -- at ExitProcess the OS ends the other threads before the
+   module's exit handlers run, possibly inside a lock they held, so a join
+   there could deadlock; the worker owns nothing that outlives the
+   process. */
+#if defined(_WIN32)
+#define PYBUF_WORKER 1
+#define PYBUF_WIN32_THREADS 1
+#elif (defined(__unix__) || defined(__APPLE__)) && PYBUF_GNUC
+#define PYBUF_WORKER 1
+#define PYBUF_WIN32_THREADS 0
+#else
+#define PYBUF_WORKER 0          /* no thread API (or no atomics) known here */
+#endif
+
+#if PYBUF_WORKER
+
+/* ---- The thread layer: mutex, condition, thread, atomics, clocks ------- */
+
+static void pybuf_worker_loop(void);
+
+#if PYBUF_WIN32_THREADS
+#include <process.h>            /* _beginthreadex */
+
+typedef SRWLOCK pybuf_mutex;
+typedef CONDITION_VARIABLE pybuf_cond;
+typedef HANDLE pybuf_thread;
+#define PYBUF_MUTEX_INIT SRWLOCK_INIT
+#define PYBUF_COND_INIT CONDITION_VARIABLE_INIT
+
+static void pybuf_lock(pybuf_mutex *m) { AcquireSRWLockExclusive(m); }
+static void pybuf_unlock(pybuf_mutex *m) { ReleaseSRWLockExclusive(m); }
+/* 1: locked */
+static int pybuf_trylock(pybuf_mutex *m) { return TryAcquireSRWLockExclusive(m) != 0; }
+static void pybuf_cond_wait(pybuf_cond *c, pybuf_mutex *m) {
+    SleepConditionVariableSRW(c, m, INFINITE, 0);
+}
+static void pybuf_cond_signal(pybuf_cond *c) { WakeConditionVariable(c); }
+
+static unsigned __stdcall pybuf_worker_main(void *unused) {
+    (void)unused;
+    pybuf_worker_loop();
+    return 0;
+}
+
+/* 1: started */
+static int pybuf_thread_start(pybuf_thread *t) {
+    /* the tasks use little stack: a few KiB of staging blocks */
+    uintptr_t h = _beginthreadex(NULL, (unsigned)256 << 10, pybuf_worker_main, NULL,
+                                 STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    *t = (HANDLE)h;
+    return h != 0;
+}
+static void pybuf_thread_join(pybuf_thread t) {
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+}
+
+/* Sequentially consistent atomics: every Interlocked function is a full
+   barrier.  Loads are compare-exchanges that change nothing. */
+static int pybuf_ld(int *p) {
+    return (int)InterlockedCompareExchange((volatile LONG *)p, 0, 0);
+}
+static void pybuf_st(int *p, int v) { InterlockedExchange((volatile LONG *)p, (LONG)v); }
+/* compare-exchange: 1 when *p was *expected (now desired); else *expected
+   is what *p holds */
+static int pybuf_cas(int *p, int *expected, int desired) {
+    LONG was = InterlockedCompareExchange((volatile LONG *)p, (LONG)desired,
+                                          (LONG)*expected);
+    if (was == (LONG)*expected) return 1;
+    *expected = (int)was;
+    return 0;
+}
+/* 8-byte aligned, as the 64-bit Interlocked functions require */
+#if defined(_MSC_VER) && !defined(__clang__)
+typedef __declspec(align(8)) uint64_t pybuf_u64;
+#else
+typedef uint64_t pybuf_u64 __attribute__((aligned(8)));
+#endif
+static uint64_t pybuf_ld64(pybuf_u64 *p) {
+    return (uint64_t)InterlockedCompareExchange64((volatile LONG64 *)p, 0, 0);
+}
+static void pybuf_st64(pybuf_u64 *p, uint64_t v) {
+    InterlockedExchange64((volatile LONG64 *)p, (LONG64)v);
+}
+static int pybuf_cas64(pybuf_u64 *p, uint64_t *expected, uint64_t desired) {
+    LONG64 was = InterlockedCompareExchange64((volatile LONG64 *)p, (LONG64)desired,
+                                              (LONG64)*expected);
+    if (was == (LONG64)*expected) return 1;
+    *expected = (uint64_t)was;
+    return 0;
+}
+static long long pybuf_now_ns(void) {
+    static LARGE_INTEGER freq;          /* fixed at boot */
+    LARGE_INTEGER c;
+    if (freq.QuadPart == 0) QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&c);
+    /* in two steps: counts times 10^9 overflow after a few days */
+    return (c.QuadPart / freq.QuadPart) * 1000000000LL
+           + (c.QuadPart % freq.QuadPart) * 1000000000LL / freq.QuadPart;
+}
+static int pybuf_cpu(void) { return (int)GetCurrentProcessorNumber(); }
+static void pybuf_yield(void) { SwitchToThread(); }
+/* a spin-wait hint (pause on x86, yield on ARM) */
+#define pybuf_cpu_relax() YieldProcessor()
+
+#else /* POSIX threads */
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
-#define PYBUF_WORKER 1
 
+typedef pthread_mutex_t pybuf_mutex;
+typedef pthread_cond_t pybuf_cond;
+typedef pthread_t pybuf_thread;
+#define PYBUF_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+#define PYBUF_COND_INIT PTHREAD_COND_INITIALIZER
+
+static void pybuf_lock(pybuf_mutex *m) { pthread_mutex_lock(m); }
+static void pybuf_unlock(pybuf_mutex *m) { pthread_mutex_unlock(m); }
+static int pybuf_trylock(pybuf_mutex *m) { return pthread_mutex_trylock(m) == 0; }
+static void pybuf_cond_wait(pybuf_cond *c, pybuf_mutex *m) { pthread_cond_wait(c, m); }
+static void pybuf_cond_signal(pybuf_cond *c) { pthread_cond_signal(c); }
+
+static void *pybuf_worker_main(void *unused) {
+    (void)unused;
+    pybuf_worker_loop();
+    return NULL;
+}
+
+static pthread_once_t pybuf_w_once = PTHREAD_ONCE_INIT;
+static void pybuf_worker_register(void);
+
+static int pybuf_thread_start(pybuf_thread *t) {
+    pthread_attr_t attr;
+    int rc;
+    pthread_once(&pybuf_w_once, pybuf_worker_register);   /* fork, exit */
+    pthread_attr_init(&attr);
+    /* the tasks use little stack: a few KiB of staging blocks */
+    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
+    rc = pthread_create(t, &attr, pybuf_worker_main, NULL);
+    pthread_attr_destroy(&attr);
+    return rc == 0;
+}
+static void pybuf_thread_join(pybuf_thread t) { pthread_join(t, NULL); }
+
+static int pybuf_ld(int *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static void pybuf_st(int *p, int v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static int pybuf_cas(int *p, int *expected, int desired) {
+    return __atomic_compare_exchange_n(p, expected, desired, 0,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+/* 64-bit atomics need 8-byte alignment, known to the compiler where it
+   emits them, or 32-bit x86 (where uint64_t is 4-aligned in structs)
+   turns them into calls to libatomic, which Python does not load */
+typedef uint64_t pybuf_u64 __attribute__((aligned(8)));
+static uint64_t pybuf_ld64(pybuf_u64 *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static void pybuf_st64(pybuf_u64 *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static int pybuf_cas64(pybuf_u64 *p, uint64_t *expected, uint64_t desired) {
+    return __atomic_compare_exchange_n(p, expected, desired, 0,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static long long pybuf_clock_ns(clockid_t id) {
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0) return 0;
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+static long long pybuf_now_ns(void) { return pybuf_clock_ns(CLOCK_MONOTONIC); }
+/* The CPU this thread runs on, or -1 where unknown. */
+static int pybuf_cpu(void) {
+#if defined(__linux__)         /* glibc, musl and bionic have it */
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+static void pybuf_yield(void) { sched_yield(); }
 /* a spin-wait hint: the core may run the other hardware thread meanwhile */
 #if PYBUF_X86
 #define pybuf_cpu_relax() _mm_pause()
@@ -540,9 +806,9 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
 #else
 #define pybuf_cpu_relax() ((void)0)
 #endif
-#define PYBUF_ALIGN8 __attribute__((aligned(8)))
-#define PYBUF_LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
-#define PYBUF_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#endif /* thread layer */
+
+/* ---- The worker ---------------------------------------------------------- */
 
 /* the job slot: posted by the caller, joined by the worker (TAKEN) or,
    when the worker never came, closed by the caller (MINE); DONE once the
@@ -550,11 +816,11 @@ void pybuf_stream_fill(char *dst, size_t n, const char *item, size_t itemsize) {
 enum { JOB_IDLE, JOB_POSTED, JOB_TAKEN, JOB_MINE, JOB_DONE };
 
 static struct {
-    pthread_mutex_t owner;      /* held by the caller using the worker */
-    pthread_mutex_t mu;         /* with the two conditions: sleeping */
-    pthread_cond_t wake;        /* worker sleeps here */
-    pthread_cond_t done;        /* caller sleeps here */
-    pthread_t thread;
+    pybuf_mutex owner;          /* held by the caller using the worker */
+    pybuf_mutex mu;             /* with the two conditions: sleeping */
+    pybuf_cond wake;            /* worker sleeps here */
+    pybuf_cond done;            /* caller sleeps here */
+    pybuf_thread thread;
     int started;                /* 1: running; -1: could not start */
     int quit;
     int job;                    /* JOB_* */
@@ -562,13 +828,11 @@ static struct {
     pybuf_task task;
     char *args;
     size_t argsize;
-    /* parts not taken: [low 32 bits, high 32 bits); 8-byte aligned, or
-       32-bit x86 (where uint64_t is 4-aligned in structs) turns its
-       atomics into calls to libatomic, which Python does not load */
-    PYBUF_ALIGN8 uint64_t left;
+    /* parts not taken: [low 32 bits, high 32 bits) */
+    pybuf_u64 left;
     int cpu[2];                 /* where the caller [0] and worker [1] last ran */
-} pybuf_w = { .owner = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER,
-              .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER };
+} pybuf_w = { .owner = PYBUF_MUTEX_INIT, .mu = PYBUF_MUTEX_INIT,
+              .wake = PYBUF_COND_INIT, .done = PYBUF_COND_INIT };
 
 /* 0: off; 1: on while a core is free (pybuf_core_free) and no backoff;
    2: always (tests) */
@@ -585,9 +849,10 @@ static long pybuf_worker_spin_ns = 50000;
    caller alone for PYBUF_BACKOFF times as long, so that waiting costs at
    most about a fifth of the time while short bursts of other work (a
    process that wakes now and then) do not stop the worker for long; load
-   that lasts is seen by pybuf_core_free. */
+   that lasts is seen by pybuf_core_free.  (Monotonic nanoseconds, kept
+   in a pybuf_u64 for the atomics.) */
 #define PYBUF_BACKOFF 4
-static long long pybuf_w_backoff_until;
+static pybuf_u64 pybuf_w_backoff_until;
 
 /* Waking a sleeping worker costs the caller a system call (6 us on the
    virtual machine of docs/performance.rst, more with the wake-up of an
@@ -597,31 +862,50 @@ static long long pybuf_w_backoff_until;
    the worker's spin): the worker then stays awake, spinning, through the
    loop, and an isolated call runs alone at one core's speed. */
 #define PYBUF_WAKE_BYTES ((size_t)1 << 20)
-static long long pybuf_w_last_end;
+static pybuf_u64 pybuf_w_last_end;
 
 /* Whether another core is free for the worker, judged from how busy the
-   machine's cores were over the last 100 ms or so.  Linux's /proc/stat
-   counts the time every core spent busy (steal included: a virtual CPU
-   the host did not run is not free either); this process's CPU clock
-   tells how much of that was ours.  Ours, less the worker's own time, is
-   the caller plus any other threads of ours (say a BLAS thread spinning
-   after its own call): the caller counts for one core, the rest as load.
-   A core is free when the load besides the caller leaves one core idle
-   for most of the window.  A snapshot of the runnable threads
-   (/proc/loadavg) flickers with every short-lived process; an average
-   does not.  Read at most every 20 ms, by the caller that owns the worker;
-   unknown (other systems, no /proc): free, and the backoff in
-   pybuf_run_parts guards against a busy machine. */
+   machine's cores were over the last 100 ms or so.  The system's count of
+   the time every core spent busy (Linux: /proc/stat, steal included: a
+   virtual CPU the host did not run is not free either; Windows:
+   GetSystemTimes) and this process's CPU time tell how much of that was
+   ours.  Ours, less the worker's own time (its thread CPU clock:
+   pthread_getcpuclockid, GetThreadTimes), is the caller plus any other
+   threads of ours (say a BLAS thread spinning after its own call): the
+   caller counts for one core, the rest as load.  A core is free when the
+   load besides the caller leaves one core idle for most of the window.  A
+   snapshot of the runnable threads (/proc/loadavg) flickers with every
+   short-lived process; an average does not.  Read at most every 20 ms, by
+   the caller that owns the worker; unknown (other systems, no /proc):
+   free, and the backoff in pybuf_run_parts guards against a busy
+   machine. */
 #define PYBUF_LOAD_SAMPLES 8
 #define PYBUF_LOAD_WINDOW_NS 80000000LL
 struct pybuf_load_sample { long long t, busy, ours, worker; };
 
-static long long pybuf_clock_ns(clockid_t id) {
-    struct timespec ts;
-    if (clock_gettime(id, &ts) != 0) return 0;
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+#if PYBUF_WIN32_THREADS
+static long long pybuf_filetime_ns(const FILETIME *f) {   /* 100 ns units */
+    return (long long)(((unsigned long long)f->dwHighDateTime << 32)
+                       | f->dwLowDateTime) * 100;
 }
 
+/* busy, ours and worker of s (t is set); 0 when unknown */
+static int pybuf_load_read(struct pybuf_load_sample *s) {
+    FILETIME idle, kernel, user, c, e;
+    /* the system's kernel time includes its idle time */
+    if (!GetSystemTimes(&idle, &kernel, &user)) return 0;
+    s->busy = pybuf_filetime_ns(&kernel) + pybuf_filetime_ns(&user)
+              - pybuf_filetime_ns(&idle);
+    s->ours = GetProcessTimes(GetCurrentProcess(), &c, &e, &kernel, &user)
+              ? pybuf_filetime_ns(&kernel) + pybuf_filetime_ns(&user) : 0;
+    s->worker = (pybuf_w.started > 0
+                 && GetThreadTimes(pybuf_w.thread, &c, &e, &kernel, &user))
+                ? pybuf_filetime_ns(&kernel) + pybuf_filetime_ns(&user) : 0;
+    return 1;
+}
+
+static long pybuf_ncpu(void) { return (long)GetActiveProcessorCount(ALL_PROCESSOR_GROUPS); }
+#else
 /* Nanoseconds all cores spent busy since boot, from /proc/stat's first
    line (user nice system idle iowait irq softirq steal, in clock ticks);
    -1 if unknown. */
@@ -643,6 +927,25 @@ static long long pybuf_busy_ns(void) {
                        * (1000000000ULL / (unsigned long long)tick));
 }
 
+static int pybuf_load_read(struct pybuf_load_sample *s) {
+    clockid_t wid;
+    s->busy = pybuf_busy_ns();
+    if (s->busy < 0) return 0;
+    s->ours = pybuf_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+#if defined(_POSIX_THREAD_CPUTIME) && _POSIX_THREAD_CPUTIME >= 0 && !defined(__APPLE__)
+    s->worker = (pybuf_w.started > 0
+                 && pthread_getcpuclockid(pybuf_w.thread, &wid) == 0)
+                ? pybuf_clock_ns(wid) : 0;
+#else
+    (void)wid;          /* no per-thread CPU clock (macOS): the worker's */
+    s->worker = 0;      /* time counts as load, which errs towards one thread */
+#endif
+    return 1;
+}
+
+static long pybuf_ncpu(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
+#endif
+
 /* The samples, and the last answer (reset in a child after fork(), whose
    CPU clock starts again from zero). */
 static struct {
@@ -655,23 +958,12 @@ static struct {
 static int pybuf_core_free(long long now) {
     struct pybuf_load_sample *ring = pybuf_load.ring;
     struct pybuf_load_sample cur, *old = NULL;
-    clockid_t wid;
     long ncpu;
     int i;
     if (now < pybuf_load.next_check) return pybuf_load.free_core;
     pybuf_load.next_check = now + 20000000LL;
     cur.t = now;
-    cur.busy = pybuf_busy_ns();
-    if (cur.busy < 0) return pybuf_load.free_core;
-    cur.ours = pybuf_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-#if defined(_POSIX_THREAD_CPUTIME) && _POSIX_THREAD_CPUTIME >= 0 && !defined(__APPLE__)
-    cur.worker = (pybuf_w.started > 0
-                  && pthread_getcpuclockid(pybuf_w.thread, &wid) == 0)
-                 ? pybuf_clock_ns(wid) : 0;
-#else
-    (void)wid;          /* no per-thread CPU clock (macOS): the worker's */
-    cur.worker = 0;     /* time counts as load, which errs towards one thread */
-#endif
+    if (!pybuf_load_read(&cur)) return pybuf_load.free_core;
     /* the newest sample at least a window old (the clock ticks are 10 ms:
        a shorter window is mostly rounding) */
     for (i = 1; i <= pybuf_load.count; i++) {
@@ -679,7 +971,7 @@ static int pybuf_core_free(long long now) {
         if (now - old->t >= PYBUF_LOAD_WINDOW_NS) break;
         old = NULL;
     }
-    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    ncpu = pybuf_ncpu();
     if (ncpu == 1) pybuf_load.free_core = 0;
     else if (old != NULL && cur.worker >= old->worker) {
         double span = (double)(now - old->t);
@@ -692,22 +984,6 @@ static int pybuf_core_free(long long now) {
     pybuf_load.head = (pybuf_load.head + 1) % PYBUF_LOAD_SAMPLES;
     if (pybuf_load.count < PYBUF_LOAD_SAMPLES) pybuf_load.count++;
     return pybuf_load.free_core;
-}
-static pthread_once_t pybuf_w_once = PTHREAD_ONCE_INIT;
-
-static long long pybuf_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* The CPU this thread runs on, or -1 where unknown. */
-static int pybuf_cpu(void) {
-#if defined(__linux__)         /* glibc, musl and bionic have it */
-    return sched_getcpu();
-#else
-    return -1;
-#endif
 }
 
 /* Spin while *p == v (want 0) or until *p == v (want 1), at most
@@ -722,15 +998,15 @@ static int pybuf_spin(int *p, int v, int want, int self) {
     unsigned i;
     int me;
     for (i = 1;; i++) {
-        if ((PYBUF_LOAD(p) == v) == want) return 1;
+        if ((pybuf_ld(p) == v) == want) return 1;
         pybuf_cpu_relax();
         if ((i & 63) == 0) {
             long long t = pybuf_now_ns();
             if (t_end == 0) t_end = t + pybuf_worker_spin_ns;
             else if (t >= t_end) return 0;
             me = pybuf_cpu();
-            PYBUF_STORE(&pybuf_w.cpu[self], me);
-            if (me < 0 || me == PYBUF_LOAD(&pybuf_w.cpu[!self])) sched_yield();
+            pybuf_st(&pybuf_w.cpu[self], me);
+            if (me < 0 || me == pybuf_ld(&pybuf_w.cpu[!self])) pybuf_yield();
         }
     }
 }
@@ -740,7 +1016,7 @@ static int pybuf_spin(int *p, int v, int want, int self) {
    get the same parts call after call (data that fits in the two L2 caches
    then stays there). */
 static void pybuf_take_parts(int from_back) {
-    uint64_t old = PYBUF_LOAD(&pybuf_w.left), new;
+    uint64_t old = pybuf_ld64(&pybuf_w.left), new;
     uint32_t lo, hi, i;
     for (;;) {
         lo = (uint32_t)old;
@@ -749,37 +1025,34 @@ static void pybuf_take_parts(int from_back) {
         i = from_back ? hi - 1 : lo;
         new = from_back ? ((uint64_t)(hi - 1) << 32) | lo
                         : ((uint64_t)hi << 32) | (lo + 1);
-        if (__atomic_compare_exchange_n(&pybuf_w.left, &old, new, 0,
-                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        if (pybuf_cas64(&pybuf_w.left, &old, new)) {
             pybuf_w.task(pybuf_w.args + (size_t)i * pybuf_w.argsize);
-            old = PYBUF_LOAD(&pybuf_w.left);
+            old = pybuf_ld64(&pybuf_w.left);
         }
     }
 }
 
-static void *pybuf_worker_main(void *unused) {
-    (void)unused;
+static void pybuf_worker_loop(void) {
     for (;;) {
-        if (!pybuf_spin(&pybuf_w.job, JOB_POSTED, 1, 1) && !PYBUF_LOAD(&pybuf_w.quit)) {
-            pthread_mutex_lock(&pybuf_w.mu);
-            PYBUF_STORE(&pybuf_w.worker_sleeps, 1);
-            while (PYBUF_LOAD(&pybuf_w.job) != JOB_POSTED && !PYBUF_LOAD(&pybuf_w.quit))
-                pthread_cond_wait(&pybuf_w.wake, &pybuf_w.mu);
-            PYBUF_STORE(&pybuf_w.worker_sleeps, 0);
-            pthread_mutex_unlock(&pybuf_w.mu);
+        if (!pybuf_spin(&pybuf_w.job, JOB_POSTED, 1, 1) && !pybuf_ld(&pybuf_w.quit)) {
+            pybuf_lock(&pybuf_w.mu);
+            pybuf_st(&pybuf_w.worker_sleeps, 1);
+            while (pybuf_ld(&pybuf_w.job) != JOB_POSTED && !pybuf_ld(&pybuf_w.quit))
+                pybuf_cond_wait(&pybuf_w.wake, &pybuf_w.mu);
+            pybuf_st(&pybuf_w.worker_sleeps, 0);
+            pybuf_unlock(&pybuf_w.mu);
         }
-        if (PYBUF_LOAD(&pybuf_w.quit)) return NULL;
+        if (pybuf_ld(&pybuf_w.quit)) return;
         {
             /* fails when the caller took the task back (JOB_MINE) */
             int posted = JOB_POSTED;
-            if (__atomic_compare_exchange_n(&pybuf_w.job, &posted, JOB_TAKEN, 0,
-                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            if (pybuf_cas(&pybuf_w.job, &posted, JOB_TAKEN)) {
                 pybuf_take_parts(1);
-                PYBUF_STORE(&pybuf_w.job, JOB_DONE);
-                if (PYBUF_LOAD(&pybuf_w.caller_sleeps)) {
-                    pthread_mutex_lock(&pybuf_w.mu);
-                    pthread_cond_signal(&pybuf_w.done);
-                    pthread_mutex_unlock(&pybuf_w.mu);
+                pybuf_st(&pybuf_w.job, JOB_DONE);
+                if (pybuf_ld(&pybuf_w.caller_sleeps)) {
+                    pybuf_lock(&pybuf_w.mu);
+                    pybuf_cond_signal(&pybuf_w.done);
+                    pybuf_unlock(&pybuf_w.mu);
                 }
             }
         }
@@ -789,16 +1062,17 @@ static void *pybuf_worker_main(void *unused) {
 /* Stop and join the worker; the caller holds owner (so no job runs). */
 static void pybuf_worker_join_locked(void) {
     if (pybuf_w.started > 0) {
-        pthread_mutex_lock(&pybuf_w.mu);
-        PYBUF_STORE(&pybuf_w.quit, 1);
-        pthread_cond_signal(&pybuf_w.wake);
-        pthread_mutex_unlock(&pybuf_w.mu);
-        pthread_join(pybuf_w.thread, NULL);
+        pybuf_lock(&pybuf_w.mu);
+        pybuf_st(&pybuf_w.quit, 1);
+        pybuf_cond_signal(&pybuf_w.wake);
+        pybuf_unlock(&pybuf_w.mu);
+        pybuf_thread_join(pybuf_w.thread);
     }
-    pybuf_w.started = 0;
+    pybuf_st(&pybuf_w.started, 0);
     pybuf_w.quit = 0;
 }
 
+#if !PYBUF_WIN32_THREADS
 /* No pybuf thread lives across fork(): a child would not have it (and its
    locks could be held by it), and CPython 3.12+ warns that forking a
    multi-threaded process may deadlock the child.  Before the fork: wait
@@ -808,12 +1082,12 @@ static void pybuf_worker_join_locked(void) {
    the parent and in the child.  Only the thread that forks runs these; it
    holds no pybuf lock (jobs never fork), so the wait ends. */
 static void pybuf_worker_atfork_prepare(void) {
-    pthread_mutex_lock(&pybuf_w.owner);
+    pybuf_lock(&pybuf_w.owner);
     pybuf_worker_join_locked();
 }
 
 static void pybuf_worker_atfork_parent(void) {
-    pthread_mutex_unlock(&pybuf_w.owner);
+    pybuf_unlock(&pybuf_w.owner);
 }
 
 /* In the child: its only thread is the one that forked, which holds owner;
@@ -840,32 +1114,27 @@ static void pybuf_worker_register(void) {
                    pybuf_worker_atfork_child);
     atexit(pybuf_worker_atexit);
 }
+#endif
 
 /* Called with owner held. */
 static int pybuf_worker_start(void) {
-    pthread_attr_t attr;
-    int rc;
+    int ok;
     if (pybuf_w.started) return pybuf_w.started > 0;
-    pthread_once(&pybuf_w_once, pybuf_worker_register);
     pybuf_w.quit = 0;
     pybuf_w.job = JOB_IDLE;
-    pthread_attr_init(&attr);
-    /* the tasks use little stack: a few KiB of staging blocks */
-    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
-    rc = pthread_create(&pybuf_w.thread, &attr, pybuf_worker_main, NULL);
-    pthread_attr_destroy(&attr);
-    pybuf_w.started = rc == 0 ? 1 : -1;
-    return rc == 0;
+    ok = pybuf_thread_start(&pybuf_w.thread);
+    pybuf_st(&pybuf_w.started, ok ? 1 : -1);
+    return ok;
 }
 
 void pybuf_worker_stop(void) {
-    if (pthread_mutex_trylock(&pybuf_w.owner) != 0) return;  /* in use */
+    if (!pybuf_trylock(&pybuf_w.owner)) return;  /* in use */
     pybuf_worker_join_locked();
-    pthread_mutex_unlock(&pybuf_w.owner);
+    pybuf_unlock(&pybuf_w.owner);
 }
 
 int pybuf_worker_running(void) {
-    return PYBUF_LOAD(&pybuf_w.started) > 0;
+    return pybuf_ld(&pybuf_w.started) > 0;
 }
 
 int pybuf_worker_enable(int on) {
@@ -882,63 +1151,62 @@ void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t npar
     ptrdiff_t i;
     long long t0, t1, t2, now = pybuf_now_ns();
     /* a caller in a loop of such calls: the last one ended moments ago */
-    int looping = now - PYBUF_LOAD(&pybuf_w_last_end) < pybuf_worker_spin_ns;
+    int looping = now - (long long)pybuf_ld64(&pybuf_w_last_end) < pybuf_worker_spin_ns;
     if (nparts < 2 || nparts > INT32_MAX || !pybuf_worker_on
-            || (careful && now < PYBUF_LOAD(&pybuf_w_backoff_until))
-            || pthread_mutex_trylock(&pybuf_w.owner) != 0) {
+            || (careful && now < (long long)pybuf_ld64(&pybuf_w_backoff_until))
+            || !pybuf_trylock(&pybuf_w.owner)) {
         /* one part, disabled, or another caller has the worker */
         goto alone;
     }
     if ((careful && !pybuf_core_free(now))
-            || ((pybuf_w.started <= 0 || PYBUF_LOAD(&pybuf_w.worker_sleeps))
+            || ((pybuf_w.started <= 0 || pybuf_ld(&pybuf_w.worker_sleeps))
                 && !large && !looping && nbytes < PYBUF_WAKE_BYTES
                 && pybuf_worker_on == 1)
             || !pybuf_worker_start()) {
-        pthread_mutex_unlock(&pybuf_w.owner);
+        pybuf_unlock(&pybuf_w.owner);
         goto alone;
     }
-    PYBUF_STORE(&pybuf_w.cpu[0], pybuf_cpu());
+    pybuf_st(&pybuf_w.cpu[0], pybuf_cpu());
     pybuf_w.task = task;
     pybuf_w.args = (char *)args;
     pybuf_w.argsize = argsize;
-    PYBUF_STORE(&pybuf_w.left, (uint64_t)(uint32_t)nparts << 32);
-    PYBUF_STORE(&pybuf_w.job, JOB_POSTED);
-    if (PYBUF_LOAD(&pybuf_w.worker_sleeps)) {
-        pthread_mutex_lock(&pybuf_w.mu);
-        pthread_cond_signal(&pybuf_w.wake);
-        pthread_mutex_unlock(&pybuf_w.mu);
+    pybuf_st64(&pybuf_w.left, (uint64_t)(uint32_t)nparts << 32);
+    pybuf_st(&pybuf_w.job, JOB_POSTED);
+    if (pybuf_ld(&pybuf_w.worker_sleeps)) {
+        pybuf_lock(&pybuf_w.mu);
+        pybuf_cond_signal(&pybuf_w.wake);
+        pybuf_unlock(&pybuf_w.mu);
     }
     t0 = pybuf_now_ns();
     pybuf_take_parts(0);
     /* Every part is taken.  Either the worker never joined (close the
        job so that it will not), or wait for the part it is in. */
-    if (!__atomic_compare_exchange_n(&pybuf_w.job, &posted, JOB_MINE, 0,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+    if (!pybuf_cas(&pybuf_w.job, &posted, JOB_MINE)) {
         t1 = pybuf_now_ns();
         if (!pybuf_spin(&pybuf_w.job, JOB_TAKEN, 0, 0)) {
-            pthread_mutex_lock(&pybuf_w.mu);
-            PYBUF_STORE(&pybuf_w.caller_sleeps, 1);
-            while (PYBUF_LOAD(&pybuf_w.job) == JOB_TAKEN)
-                pthread_cond_wait(&pybuf_w.done, &pybuf_w.mu);
-            PYBUF_STORE(&pybuf_w.caller_sleeps, 0);
-            pthread_mutex_unlock(&pybuf_w.mu);
+            pybuf_lock(&pybuf_w.mu);
+            pybuf_st(&pybuf_w.caller_sleeps, 1);
+            while (pybuf_ld(&pybuf_w.job) == JOB_TAKEN)
+                pybuf_cond_wait(&pybuf_w.done, &pybuf_w.mu);
+            pybuf_st(&pybuf_w.caller_sleeps, 0);
+            pybuf_unlock(&pybuf_w.mu);
         }
         /* A part takes at most about what the caller spent on all of its
            own; much longer means the worker was descheduled. */
         t2 = pybuf_now_ns();
         if (t2 - t1 > 2 * (t1 - t0) + 20000)
-            PYBUF_STORE(&pybuf_w_backoff_until, t2 + PYBUF_BACKOFF * (t2 - t1));
+            pybuf_st64(&pybuf_w_backoff_until,
+                       (uint64_t)(t2 + PYBUF_BACKOFF * (t2 - t1)));
     }
-    PYBUF_STORE(&pybuf_w.job, JOB_IDLE);
-    pthread_mutex_unlock(&pybuf_w.owner);
-    PYBUF_STORE(&pybuf_w_last_end, pybuf_now_ns());
+    pybuf_st(&pybuf_w.job, JOB_IDLE);
+    pybuf_unlock(&pybuf_w.owner);
+    pybuf_st64(&pybuf_w_last_end, (uint64_t)pybuf_now_ns());
     return;
 alone:
     for (i = 0; i < nparts; i++) task((char *)args + (size_t)i * argsize);
-    PYBUF_STORE(&pybuf_w_last_end, pybuf_now_ns());
+    pybuf_st64(&pybuf_w_last_end, (uint64_t)pybuf_now_ns());
 }
 #else
-#define PYBUF_WORKER 0
 void pybuf_run_parts(pybuf_task task, void *args, size_t argsize, ptrdiff_t nparts,
                      size_t nbytes, int large) {
     ptrdiff_t i;

@@ -8,8 +8,10 @@
  * one named by the environment variable PYBUF_SIMD.  Every path computes
  * the same results except for the order of float additions in sum and dot
  * (see _simd_isa.h).  The file is built with the baseline flags only; the
- * wider paths use __attribute__((target(...))), so the wheel stays
- * portable.
+ * wider paths use __attribute__((target(...))) (GCC, clang) or nothing
+ * (MSVC takes any instruction set's intrinsics anywhere), so the wheel
+ * stays portable.  The CPU is asked with __builtin_cpu_supports, or with
+ * CPUID and XGETBV under MSVC (and -DPYBUF_USE_CPUID).
  */
 #ifndef PYBUF_SIMD_H
 #define PYBUF_SIMD_H
@@ -111,7 +113,8 @@ typedef void (*pybuf_task)(void *);
    faster (the other core may be busy) takes more of them. */
 #define PYBUF_PARTS 8
 /* Run task(args + i * argsize) for i < nparts, on this thread and the
-   persistent worker thread (see _simd.c); return when all are done.
+   persistent worker thread (POSIX threads or Win32 threads, see _simd.c;
+   elsewhere all on this thread); return when all are done.
    Parts must be independent; which thread runs which part varies.
    ``nbytes``: the bytes the job reads or writes (its main operand), which
    decide whether a sleeping worker is worth waking.  ``large``: the job

@@ -1,8 +1,8 @@
 """Buffers over memory that outlives one process: files and shared memory.
 
-:func:`memmap` maps a file, :func:`shared` creates a named POSIX
-shared-memory segment and :func:`attach` maps one that another process
-created.  Each returns a :class:`Buffer` subclass (:class:`MemmapBuffer`,
+:func:`memmap` maps a file, :func:`shared` creates a named shared-memory
+segment (POSIX shared memory; a named file mapping on Windows) and
+:func:`attach` maps one that another process created.  Each returns a :class:`Buffer` subclass (:class:`MemmapBuffer`,
 :class:`SharedBuffer`) that shares the mapping with every view, memoryview,
 numpy array or DLPack consumer made from it.  Nothing here copies data.
 
@@ -17,6 +17,7 @@ DLPack (:func:`pybuf.from_dlpack`) lives in the compiled ``pybuf._dlpack``.
 from __future__ import annotations
 
 import atexit
+import errno
 import mmap
 import operator
 import os
@@ -208,46 +209,138 @@ def memmap(path: str | os.PathLike[str], format: str = "B", shape: Shape | None 
 
 # Segments this process created and has not unlinked: name -> creator's pid.
 # Unlinked at normal interpreter exit as a safety net (not in forked
-# children, which did not create them).
+# children, which did not create them).  POSIX only: a Windows segment has
+# no name to unlink once its last handle is closed.
 _LINKED = {}
 _atexit_registered = False
 
 
 def _unlink_leftovers():
-    shm = _posixshmem()
+    shm = _shm()
     for name, pid in list(_LINKED.items()):
         if pid == os.getpid():
             try:
-                shm.shm_unlink("/" + name)
+                shm.unlink(name)
             except OSError:
                 pass
     _LINKED.clear()
 
 
-# The longest name shm_open takes, less its leading "/": macOS allows 31
-# bytes in all (PSHMNAMLEN); Linux 255 (NAME_MAX), of which pybuf allows 200.
-_NAME_MAX = 30 if sys.platform == "darwin" else 200
+# The platform seam: everything named shared memory does differently on
+# POSIX and on Windows is in these two small classes -- create a segment,
+# map an existing one, remove a name.  The rest (names, sizes, Buffers,
+# pickling, lifetime) is shared.
+
+class _PosixShm:
+    """POSIX shm_open/shm_unlink, through CPython's ``_posixshmem``.  A
+    segment lives until it is unlinked (and unmapped everywhere)."""
+
+    # The longest name shm_open takes, less its leading "/": macOS allows 31
+    # bytes in all (PSHMNAMLEN); Linux 255 (NAME_MAX), of which pybuf allows
+    # 200.
+    name_max = 30 if sys.platform == "darwin" else 200
+    bad_chars = "/\0"
+    persistent = True
+
+    def __init__(self, posixshmem):
+        self._shm = posixshmem
+
+    def _map(self, name, flags, nbytes):
+        fd = self._shm.shm_open("/" + name, flags, mode=0o600)
+        try:
+            if flags & os.O_CREAT:
+                # At least one byte: a zero-length mapping is not allowed.
+                os.ftruncate(fd, max(nbytes, 1))
+            size = os.fstat(fd).st_size
+            return mmap.mmap(fd, max(size, 1)), size
+        finally:
+            os.close(fd)
+
+    def create(self, name, nbytes):
+        """A new segment of at least ``nbytes`` (FileExistsError if the
+        name is taken), mapped: ``(mmap, size)``."""
+        return self._map(name, os.O_CREAT | os.O_EXCL | os.O_RDWR, nbytes)
+
+    def open(self, name):
+        """An existing segment, mapped: ``(mmap, size)``
+        (FileNotFoundError if there is none)."""
+        return self._map(name, os.O_RDWR, 0)
+
+    def unlink(self, name):
+        self._shm.shm_unlink("/" + name)
 
 
-def _posixshmem():
-    """CPython's shm_open/shm_unlink (POSIX only); a clear error elsewhere."""
+class _WindowsShm:
+    """Windows named file mappings backed by the paging file, made as
+    CPython's multiprocessing.shared_memory makes them (``_winapi`` and
+    ``mmap.mmap(-1, size, tagname=name)``).  A mapping lives while any
+    process holds a handle or view of it; there is nothing to unlink."""
+
+    name_max = 200
+    # a backslash separates a kernel namespace (Local, Global) from a name
+    bad_chars = "/\\\0"
+    persistent = False
+
+    def __init__(self, winapi, mmap_new=mmap.mmap):
+        self._w = winapi
+        self._mmap = mmap_new     # mmap.mmap; replaceable for tests
+
+    def create(self, name, nbytes):
+        w = self._w
+        size = max(nbytes, 1)
+        # The handle reserves the name until the mmap holds its own.
+        h = w.CreateFileMapping(w.INVALID_HANDLE_VALUE, w.NULL, w.PAGE_READWRITE,
+                                (size >> 32) & 0xFFFFFFFF, size & 0xFFFFFFFF, name)
+        try:
+            if w.GetLastError() == w.ERROR_ALREADY_EXISTS:
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), name)
+            return self._mmap(-1, size, tagname=name), size
+        finally:
+            w.CloseHandle(h)
+
+    def open(self, name):
+        w = self._w
+        # OpenFileMapping fails for a name nobody holds (FileNotFoundError:
+        # mmap's tagname alone would create a new mapping); its handle
+        # keeps the mapping alive until the mmap holds it too.
+        h = w.OpenFileMapping(w.FILE_MAP_READ, False, name)
+        try:
+            view = w.MapViewOfFile(h, w.FILE_MAP_READ, 0, 0, 0)
+            try:
+                size = w.VirtualQuerySize(view)    # whole pages
+            finally:
+                w.UnmapViewOfFile(view)
+            return self._mmap(-1, size, tagname=name), size
+        finally:
+            w.CloseHandle(h)
+
+    def unlink(self, name):
+        pass                    # the mapping goes with its last handle
+
+
+def _shm():
+    """The named-shared-memory backend of this platform."""
+    if sys.platform == "win32":
+        import _winapi
+        return _WindowsShm(_winapi)
     try:
         import _posixshmem
     except ImportError:
         raise NotImplementedError(
-            "pybuf's named shared memory needs POSIX shm_open, which this "
-            "platform lacks (Windows): use multiprocessing.shared_memory."
+            "pybuf's named shared memory needs POSIX shm_open or Windows, "
+            "and this platform has neither: use multiprocessing.shared_memory."
             "SharedMemory and pybuf.asbuffer(shm.buf) instead") from None
-    return _posixshmem
+    return _PosixShm(_posixshmem)
 
 
-def _check_name(name):
+def _check_name(shm, name):
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, not {type(name).__name__}")
-    if (not name or "/" in name or "\0" in name
-            or len(name.encode("utf-8", "surrogateescape")) > _NAME_MAX):
+    if (not name or any(c in name for c in shm.bad_chars)
+            or len(name.encode("utf-8", "surrogateescape")) > shm.name_max):
+        no = " or ".join(repr(c) for c in shm.bad_chars if c != "\0")
         raise ValueError(f"invalid shared memory name {name!r}: 1 to "
-                         f"{_NAME_MAX} bytes, no '/'")
+                         f"{shm.name_max} bytes, no {no}")
     return name
 
 
@@ -257,7 +350,8 @@ class SharedBuffer(_Mapped):
 
     Pickling a SharedBuffer sends its name, shape and format, not its
     data: the receiving process attaches to the same memory (the segment
-    must still be linked then).  :func:`copy.copy` and
+    must still be linked then -- on Windows, still mapped by some
+    process).  :func:`copy.copy` and
     :func:`copy.deepcopy` give an ordinary owned Buffer with the same items.
 
     Attributes
@@ -277,6 +371,10 @@ class SharedBuffer(_Mapped):
         the system frees it then.  Call once, in one process (usually the
         creator) when every process that needs it has attached.
 
+        On Windows a no-op, as in :mod:`multiprocessing.shared_memory`: a
+        named mapping has no name apart from its handles and views, and
+        goes (name and memory) when the last process closes its own.
+
         Raises
         ------
         FileNotFoundError
@@ -284,10 +382,10 @@ class SharedBuffer(_Mapped):
         """
         if self._unlinked:
             return
-        shm = _posixshmem()
+        shm = _shm()
         self._unlinked = True
         _LINKED.pop(self.name, None)
-        shm.shm_unlink("/" + self.name)
+        shm.unlink(self.name)
 
     def __exit__(self, *exc):
         # The creator's with-block owns the segment: unlink, then unmap.
@@ -318,19 +416,10 @@ class SharedBuffer(_Mapped):
                 f"{Buffer.__repr__(self)}>")
 
 
-def _map_shm(name, flags, nbytes):
-    fd = _posixshmem().shm_open("/" + name, flags, mode=0o600)
-    try:
-        if flags & os.O_CREAT:
-            # At least one byte: a zero-length mapping is not allowed.
-            os.ftruncate(fd, max(nbytes, 1))
-        size = os.fstat(fd).st_size
-        if nbytes > size:
-            raise ValueError(f"shared memory {name!r} has {size} bytes, "
-                             f"fewer than the {nbytes} asked for")
-        return mmap.mmap(fd, max(size, 1))
-    finally:
-        os.close(fd)
+def _check_size(name, size, nbytes):
+    if nbytes > size:
+        raise ValueError(f"shared memory {name!r} has {size} bytes, "
+                         f"fewer than the {nbytes} asked for")
 
 
 def shared(shape: Shape, format: str = "B", *, name: str | None = None) -> SharedBuffer:
@@ -358,9 +447,10 @@ def shared(shape: Shape, format: str = "B", *, name: str | None = None) -> Share
         A segment with this name exists.
     ValueError
         A bad shape, format or name (1 to 200 bytes, 30 on macOS; no
-        ``/``).
+        ``/``, and on Windows no ``\\``).
     NotImplementedError
-        The platform has no POSIX shared memory (Windows).
+        The platform has neither POSIX shared memory nor Windows' named
+        file mappings.
 
     Notes
     -----
@@ -371,6 +461,12 @@ def shared(shape: Shape, format: str = "B", *, name: str | None = None) -> Share
     As a safety net, segments the creating process never unlinked are
     unlinked when it exits normally; a killed process leaves them in
     ``/dev/shm``.
+
+    On Windows the segment is a named file mapping backed by the paging
+    file (as :mod:`multiprocessing.shared_memory` makes it): it lives while
+    any process maps it, and disappears with the last mapping, unlinked or
+    not -- a creator that closes its Buffer before another process has
+    attached ends it.  ``unlink()`` does nothing there.
 
     Examples
     --------
@@ -384,12 +480,14 @@ def shared(shape: Shape, format: str = "B", *, name: str | None = None) -> Share
     """
     global _atexit_registered
     shape, nbytes = _shape_and_nbytes(shape, format)
-    name = _check_name(name) if name is not None else "pybuf_" + secrets.token_hex(8)
-    mm = _map_shm(name, os.O_CREAT | os.O_EXCL | os.O_RDWR, nbytes)
-    _LINKED[name] = os.getpid()
-    if not _atexit_registered:
-        atexit.register(_unlink_leftovers)
-        _atexit_registered = True
+    shm = _shm()
+    name = _check_name(shm, name) if name is not None else "pybuf_" + secrets.token_hex(8)
+    mm, _ = shm.create(name, nbytes)
+    if shm.persistent:
+        _LINKED[name] = os.getpid()
+        if not _atexit_registered:
+            atexit.register(_unlink_leftovers)
+            _atexit_registered = True
     try:
         b = _over(SharedBuffer, mm, 0, nbytes, format, shape, True)
     except BaseException:
@@ -402,7 +500,7 @@ def shared(shape: Shape, format: str = "B", *, name: str | None = None) -> Share
 
 def _unlink_name(name):
     _LINKED.pop(name, None)
-    _posixshmem().shm_unlink("/" + name)
+    _shm().unlink(name)
 
 
 def attach(name: str, shape: Shape, format: str = "B") -> SharedBuffer:
@@ -427,12 +525,21 @@ def attach(name: str, shape: Shape, format: str = "B") -> SharedBuffer:
     FileNotFoundError
         No segment of that name (never created, or already unlinked).
     ValueError
-        The segment is smaller than ``shape`` and ``format`` need.
+        The segment is smaller than ``shape`` and ``format`` need (on
+        Windows, its size in whole pages: a few bytes past the creator's
+        size may map).
     NotImplementedError
-        The platform has no POSIX shared memory (Windows).
+        The platform has neither POSIX shared memory nor Windows' named
+        file mappings.
     """
     shape, nbytes = _shape_and_nbytes(shape, format)
-    mm = _map_shm(_check_name(name), os.O_RDWR, nbytes)
+    shm = _shm()
+    mm, size = shm.open(_check_name(shm, name))
+    try:
+        _check_size(name, size, nbytes)
+    except ValueError:
+        mm.close()
+        raise
     b = _over(SharedBuffer, mm, 0, nbytes, format, shape, True)
     b._mmap, b.name, b.creator, b._unlinked = mm, name, False, False
     return b

@@ -548,6 +548,192 @@ def test_unlink_leftovers_at_exit():
     assert name not in _segments()
 
 
+# --- shared memory, the Windows backend -----------------------------------------
+# Windows cannot run here: its backend (interop._WindowsShm) runs against a
+# stand-in for _winapi that keeps named mappings as Windows does -- a
+# mapping lives while a handle or a view (mmap) of it is open, mmap's
+# tagname alone makes a new one -- with files in a temporary folder as the
+# memory, and records every call.
+
+class FakeWinapi:
+    INVALID_HANDLE_VALUE = 2 ** 64 - 1
+    NULL = 0
+    PAGE_READWRITE = 0x04
+    FILE_MAP_READ = 0x04
+    ERROR_ALREADY_EXISTS = 183
+    PAGE = 4096
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.calls = []
+        self.objects = {}          # name -> {"size", "handles", "views"}
+        self.handles = {}          # handle -> name
+        self.views = {}            # address -> name
+        self.last_error = 0
+        self._next = 100
+
+    def _new_handle(self, name):
+        self._next += 4
+        self.handles[self._next] = name
+        self.objects[name]["handles"] += 1
+        return self._next
+
+    def _make(self, name, size):
+        # a section backed by the paging file has whole pages
+        with open(self.folder / name, "wb") as f:
+            f.truncate(-(-size // self.PAGE) * self.PAGE)
+        self.objects[name] = {"size": size, "handles": 0, "views": []}
+
+    def _collect(self, name):
+        obj = self.objects.get(name)
+        if obj and obj["handles"] == 0 and all(m.closed for m in obj["views"]):
+            del self.objects[name]
+            os.remove(self.folder / name)
+
+    def alive(self, name):
+        self._collect(name)
+        return name in self.objects
+
+    def CreateFileMapping(self, file, attributes, protect, high, low, name):
+        self.calls.append(("CreateFileMapping", file, attributes, protect, high, low, name))
+        self._collect(name)
+        self.last_error = self.ERROR_ALREADY_EXISTS if name in self.objects else 0
+        if not self.last_error:
+            self._make(name, (high << 32) | low)
+        return self._new_handle(name)
+
+    def GetLastError(self):
+        return self.last_error
+
+    def OpenFileMapping(self, access, inherit, name):
+        self.calls.append(("OpenFileMapping", access, inherit, name))
+        self._collect(name)
+        if name not in self.objects:
+            raise FileNotFoundError(2, "The system cannot find the file specified")
+        return self._new_handle(name)
+
+    def MapViewOfFile(self, handle, access, high, low, n):
+        self.calls.append(("MapViewOfFile", handle, access, high, low, n))
+        address = 0x10000 * (len(self.views) + 1)
+        self.views[address] = self.handles[handle]
+        return address
+
+    def VirtualQuerySize(self, address):
+        size = self.objects[self.views[address]]["size"]
+        return -(-size // self.PAGE) * self.PAGE          # whole pages
+
+    def UnmapViewOfFile(self, address):
+        self.calls.append(("UnmapViewOfFile", address))
+        del self.views[address]
+
+    def CloseHandle(self, handle):
+        self.calls.append(("CloseHandle", handle))
+        name = self.handles.pop(handle)
+        self.objects[name]["handles"] -= 1
+        self._collect(name)
+
+    def mmap(self, fileno, length, *, tagname):
+        """Windows' mmap.mmap(-1, length, tagname=name)."""
+        import mmap
+        assert fileno == -1
+        self.calls.append(("mmap", length, tagname))
+        self._collect(tagname)
+        if tagname not in self.objects:
+            self._make(tagname, length)
+        with open(self.folder / tagname, "r+b") as f:
+            m = mmap.mmap(f.fileno(), length)
+        self.objects[tagname]["views"].append(m)
+        return m
+
+    def open_handles(self):
+        return len(self.handles)
+
+
+@pytest.fixture
+def windows(tmp_path, monkeypatch):
+    """pybuf.shared/attach on the Windows backend, over FakeWinapi."""
+    from pybuf import interop
+    fake = FakeWinapi(tmp_path)
+    monkeypatch.setattr(interop, "_shm", lambda: interop._WindowsShm(fake, fake.mmap))
+    return fake
+
+
+def test_windows_shared_attach(windows):
+    from pybuf import interop
+    b = pybuf.shared((3, 4), "i")
+    name = b.name
+    # one named mapping of exactly the bytes asked for, its handle closed
+    # once the mmap holds the mapping
+    create = [c for c in windows.calls if c[0] == "CreateFileMapping"]
+    assert create == [("CreateFileMapping", windows.INVALID_HANDLE_VALUE, 0,
+                       windows.PAGE_READWRITE, 0, 48, name)]
+    assert ("mmap", 48, name) in windows.calls
+    assert windows.open_handles() == 0 and windows.alive(name)
+    assert name not in interop._LINKED           # nothing to unlink at exit
+    assert b.creator and b.tolist() == [[0] * 4] * 3
+
+    windows.calls.clear()
+    other = pybuf.attach(name, (3, 4), "i")
+    assert [c[0] for c in windows.calls] == [
+        "OpenFileMapping", "MapViewOfFile", "UnmapViewOfFile", "mmap", "CloseHandle"]
+    assert windows.calls[0] == ("OpenFileMapping", windows.FILE_MAP_READ, False, name)
+    assert ("mmap", 4096, name) in windows.calls     # the whole page
+    assert windows.open_handles() == 0 and not windows.views
+    other[1, 2] = 12
+    assert b[1, 2] == 12
+    np.asarray(b)[2, 3] = -7
+    assert other[2, 3] == -7
+    # pickling sends the name; the receiver attaches
+    again = pickle.loads(pickle.dumps(b))
+    assert not again.creator and again[2, 3] == -7
+    again.close()
+
+    # the size check reads whole pages on Windows
+    pybuf.attach(name, 4096, "B").close()
+    with pytest.raises(ValueError, match="4096 bytes, fewer than the 4097"):
+        pybuf.attach(name, 4097, "B")
+    with pytest.raises(FileExistsError):
+        pybuf.shared(4, name=name)
+    assert windows.open_handles() == 0                # closed on error too
+
+    # unlink is a no-op: the mapping lives while a process maps it ...
+    b.unlink()
+    b.unlink()
+    other.close()
+    pybuf.attach(name, 4).close()
+    b.close()
+    # ... and goes with the last view
+    assert not windows.alive(name)
+    with pytest.raises(FileNotFoundError):
+        pybuf.attach(name, 4)
+
+
+def test_windows_shared_with_block_and_views(windows):
+    with pybuf.shared(64, "B", name="pybuf_win_test") as b:
+        view = b[8:16]
+        with pytest.raises(BufferError):
+            b.close()
+        del view
+    assert b.released and not windows.alive("pybuf_win_test")
+
+
+def test_windows_names_and_sizes(windows):
+    from pybuf import interop
+    # a backslash separates a kernel namespace from the name: refused
+    for bad in ("", "a/b", "Local\\x", "x" * 201):
+        with pytest.raises(ValueError, match="name"):
+            pybuf.shared(4, name=bad)
+    assert not windows.calls
+    with pybuf.shared((0, 3), "d") as b:                 # at least one byte
+        assert b.nbytes == 0
+        assert windows.calls[0][4:6] == (0, 1)
+    # sizes past 4 GiB: high and low halves (the mapping itself not made)
+    shm = interop._WindowsShm(windows, lambda fileno, n, tagname: ("mapped", n))
+    assert shm.create("pybuf_big", (5 << 32) + 7) == (("mapped", (5 << 32) + 7),
+                                                      (5 << 32) + 7)
+    assert windows.calls[-2][4:6] == (5, 7)
+
+
 # --- numpy and PyTorch routes --------------------------------------------------
 
 def test_numpy_asarray_shares():

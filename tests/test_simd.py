@@ -274,6 +274,32 @@ def test_paths_and_cache_info():
         assert info["stream_bytes"] == 4 << 20
 
 
+def _linux_x86_flags():
+    """The CPU flags Linux reports (it hides what the OS does not save),
+    or None off Linux x86."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
+def test_paths_match_the_cpu():
+    """The paths of this build that the CPU runs, as the build detects them
+    (__builtin_cpu_supports, or CPUID and XGETBV as MSVC builds do and
+    -DPYBUF_USE_CPUID forces), are those Linux's CPU flags allow."""
+    built = _tuning._simd_paths(False)
+    flags = _linux_x86_flags()
+    if flags is None or "sse2" not in built:
+        pytest.skip("needs Linux on x86")
+    needs = {"sse2": set(), "avx2": {"avx2", "fma"},
+             "avx512": {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"}}
+    assert PATHS == [p for p in built if needs[p] <= flags]
+
+
 def test_set_simd_path_refuses_unknown():
     before = _tuning._simd_path()
     with pytest.raises(ValueError, match="names no SIMD path"):

@@ -463,3 +463,54 @@ def test_isolated_small_call_does_not_wake_the_worker():
         print("ok")
     """)
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr
+
+
+def _build_worker_check(tmp_path, flags):
+    """tests/worker_check.c and pybuf/_simd.c built with the host compiler
+    and ``flags``; the executable's path, or a skip."""
+    import shutil
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.join(os.path.dirname(here), "pybuf")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or not os.path.exists(os.path.join(src, "_simd.c")):
+        pytest.skip("needs a C compiler and the source tree")
+    exe = tmp_path / ("check" + "".join(flags))
+    build = subprocess.run([cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", *flags,
+                            f"-I{src}", os.path.join(here, "worker_check.c"),
+                            os.path.join(src, "_simd.c"), "-o", str(exe), "-pthread"],
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    return exe
+
+
+def test_worker_and_dispatch_in_c(tmp_path):
+    """tests/worker_check.c -- the program .ci/portability also builds with
+    mingw-w64 and runs under wine for the Win32 threads -- on this
+    machine's POSIX threads: every part of every job runs exactly once,
+    the worker takes parts, stops, starts again, stays off in mode 0, and
+    every supported SIMD path sums exactly.  Built twice: CPUID detection
+    (what MSVC builds use, -DPYBUF_USE_CPUID) must find the same paths as
+    __builtin_cpu_supports."""
+    seen = {}
+    for flags in ([], ["-DPYBUF_USE_CPUID"]):
+        exe = _build_worker_check(tmp_path, flags)
+        run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+        lines = run.stdout.splitlines()
+        assert lines[-1].startswith("ok "), run.stdout
+        seen[" ".join(flags)] = [ln.split()[1].rstrip(":") for ln in lines
+                                 if ln.startswith("path ")]
+    assert seen[""] == seen["-DPYBUF_USE_CPUID"], seen
+    assert seen[""][0] in ("sse2", "generic")
+    # and both as Linux reads the CPU (its flags hide what the OS does
+    # not save)
+    if seen[""][0] == "sse2" and os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            flags = next((set(ln.split(":", 1)[1].split()) for ln in f
+                          if ln.startswith("flags")), set())
+        want = ["sse2"]
+        if {"avx2", "fma"} <= flags:
+            want.append("avx2")
+            if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+                want.append("avx512")
+        assert seen["-DPYBUF_USE_CPUID"] == want
