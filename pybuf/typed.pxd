@@ -120,37 +120,57 @@ cdef inline int _type_of(const number_t *p) noexcept nogil:
         return TYPE_FLOAT64
 
 
-cdef inline void _first(View *v, const number_t *first) noexcept nogil:
-    v.data = <char *>first
-    v.type = _type_of(first)
-    v.itemsize = sizeof(number_t)
+# A view's first item's address (with no bounds check: an empty view gives
+# its data pointer, never read), dimensions and item type (constants of
+# each specialisation): kept in registers by the compiler, where a View,
+# whose shape goes to the kernels by address, is all stored.
+cdef struct _Item:
+    char *data
+    int ndim
+    int type
+    Py_ssize_t itemsize
 
 
-# A view as the kernels take it: its first item's address (with no bounds
-# check: an empty view gives its data pointer, never read), dimensions and
-# item type (constants of each specialisation), shape and strides.  Every
-# function reads its views through this one call: each call that passes a
-# view on copies Cython's whole view struct.
-cdef inline View _view(const_view_t x) noexcept nogil:
-    cdef View v
+cdef inline _Item _item(const number_t *first, int ndim) noexcept nogil:
+    cdef _Item it
+    it.data = <char *>first
+    it.ndim = ndim
+    it.type = _type_of(first)
+    it.itemsize = sizeof(number_t)
+    return it
+
+
+# The one place where a function reads a view: every call that passes a
+# view on copies Cython's whole view struct (about 200 bytes), so each
+# function makes one call, this one, which copies ndim entries of the
+# shape and strides out.
+cdef inline _Item _read(const_view_t x, Py_ssize_t *shape,
+                        Py_ssize_t *strides) noexcept nogil:
+    cdef _Item it
     cdef int i
     with cython.boundscheck(False), cython.wraparound(False), \
             cython.initializedcheck(False):
         if const_view_t in const_1d_t:
-            v.ndim = 1
-            _first(&v, &x[0])
+            it = _item(&x[0], 1)
         elif const_view_t in const_2d_t:
-            v.ndim = 2
-            _first(&v, &x[0, 0])
+            it = _item(&x[0, 0], 2)
         elif const_view_t in const_3d_t:
-            v.ndim = 3
-            _first(&v, &x[0, 0, 0])
+            it = _item(&x[0, 0, 0], 3)
         else:
-            v.ndim = 4
-            _first(&v, &x[0, 0, 0, 0])
-    for i in range(v.ndim):
-        v.shape[i] = x.shape[i]
-        v.strides[i] = x.strides[i]
+            it = _item(&x[0, 0, 0, 0], 4)
+    for i in range(it.ndim):
+        shape[i] = x.shape[i]
+        strides[i] = x.strides[i]
+    return it
+
+
+cdef inline View _view(const_view_t x) noexcept nogil:
+    cdef View v
+    cdef _Item it = _read(x, v.shape, v.strides)
+    v.data = it.data
+    v.ndim = it.ndim
+    v.type = it.type
+    v.itemsize = it.itemsize
     return v
 
 
@@ -158,16 +178,6 @@ cdef inline View out(view_t x) noexcept nogil:
     """The destination of copy and convert: a writable view (a view of
     read-only memory is refused when it is acquired, by its exporter)."""
     return _view(x)
-
-
-cdef inline int _same_shape(View *a, View *b) noexcept nogil:
-    cdef int i
-    if a.ndim != b.ndim:
-        return False
-    for i in range(a.ndim):
-        if a.shape[i] != b.shape[i]:
-            return False
-    return True
 
 
 cdef inline double _as_double(Reduction *r, int type) noexcept nogil:
@@ -181,19 +191,18 @@ cdef inline double _as_double(Reduction *r, int type) noexcept nogil:
     return <double>r.i
 
 
-cdef inline Reduction _reduce(View *v, int op) noexcept nogil:
+cdef inline Reduction _reduce(_Item *it, Py_ssize_t *shape,
+                              Py_ssize_t *strides, int op) noexcept nogil:
     cdef Reduction r
     memset(&r, 0, sizeof(r))
-    reduce_items(op, v.ndim, v.shape, v.data, v.strides, v.type, &r)
+    reduce_items(op, it.ndim, shape, it.data, strides, it.type, &r)
     return r
 
 
-cdef inline double _extreme(View *v, int op) noexcept nogil:
-    cdef int t = v.type        # (read before v's address is passed on)
-    cdef Reduction r = _reduce(v, op)
+cdef inline double _extreme(Reduction r, int type) noexcept nogil:
     if r.count == 0:
         return NAN
-    return _as_double(&r, t)
+    return _as_double(&r, type)
 
 
 cdef inline Reduction reduction(const_view_t x, int op) noexcept nogil:
@@ -202,56 +211,70 @@ cdef inline Reduction reduction(const_view_t x, int op) noexcept nogil:
     ``.u`` for unsigned, ``.f`` for float and double; ``.count`` is the
     number of items and ``.nan`` tells that min/max saw a NaN.  Sums of
     integers wrap around in 64 bits, as numpy's; floats add in float64."""
-    cdef View v = _view(x)
-    return _reduce(&v, op)
+    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
+    cdef _Item it = _read(x, shape, strides)
+    return _reduce(&it, shape, strides, op)
 
 
 cdef inline double sum(const_view_t x) noexcept nogil:
     """The sum of every item as a double (pybuf.sum: integers add exactly
     in 64 bits first; floats in float64).  0 when empty."""
-    cdef View v = _view(x)
-    cdef int t = v.type        # (read before v's address is passed on)
-    cdef Reduction r = _reduce(&v, REDUCE_SUM)
-    return _as_double(&r, t)
+    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
+    cdef _Item it = _read(x, shape, strides)
+    cdef Reduction r = _reduce(&it, shape, strides, REDUCE_SUM)
+    return _as_double(&r, it.type)
 
 
 cdef inline double min(const_view_t x) noexcept nogil:
     """The smallest item as a double; NaN when an item is NaN or the view
     is empty (pybuf.min raises there)."""
-    cdef View v = _view(x)
-    return _extreme(&v, REDUCE_MIN)
+    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
+    cdef _Item it = _read(x, shape, strides)
+    return _extreme(_reduce(&it, shape, strides, REDUCE_MIN), it.type)
 
 
 cdef inline double max(const_view_t x) noexcept nogil:
     """The largest item: as min."""
-    cdef View v = _view(x)
-    return _extreme(&v, REDUCE_MAX)
+    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
+    cdef _Item it = _read(x, shape, strides)
+    return _extreme(_reduce(&it, shape, strides, REDUCE_MAX), it.type)
 
 
 cdef inline double dot(const_1d_t a, const_1d_t b) noexcept nogil:
     """sum(a[i] * b[i]) as pybuf.dot computes it (float64 for floats,
     64-bit integers else), as a double; NaN when the lengths differ."""
-    cdef View va = _view(a)
-    cdef View vb = _view(b)
+    cdef Py_ssize_t na, nb, sa, sb
+    cdef _Item ia = _read(a, &na, &sa)
+    cdef _Item ib = _read(b, &nb, &sb)
     cdef Reduction r
     cdef int t
-    if va.shape[0] != vb.shape[0]:
+    if na != nb:
         return NAN
     memset(&r, 0, sizeof(r))
-    t = dot_items(va.shape[0], va.data, va.strides[0], va.type, False,
-                  vb.data, vb.strides[0], vb.type, False, &r)
+    t = dot_items(na, ia.data, sa, ia.type, False, ib.data, sb, ib.type,
+                  False, &r)
     return _as_double(&r, t)
 
 
 cdef inline bint equal(const_view_t a, const_view_t b) noexcept nogil:
     """pybuf.equal: the same shape and every pair of items equal (NaN !=
     NaN, -0.0 == 0.0)."""
-    cdef View va = _view(a)
-    cdef View vb = _view(b)
-    if not _same_shape(&va, &vb):
-        return False
-    return equal_items(va.ndim, va.shape, va.data, va.strides, va.type,
-                       False, vb.data, vb.strides, vb.type, False)
+    cdef Py_ssize_t ashape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t astrides[MAX_TYPED_NDIM]
+    cdef Py_ssize_t bshape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t bstrides[MAX_TYPED_NDIM]
+    cdef _Item ia = _read(a, ashape, astrides)
+    cdef _Item ib = _read(b, bshape, bstrides)
+    cdef int i
+    for i in range(ia.ndim):
+        if ashape[i] != bshape[i]:
+            return False
+    return equal_items(ia.ndim, ashape, ia.data, astrides, ia.type, False,
+                       ib.data, bstrides, ib.type, False)
 
 
 cdef inline void _store(int type, double value, uint64_t *item) noexcept nogil:
@@ -282,47 +305,56 @@ cdef inline void fill(view_t x, double value) noexcept nogil:
     """Set every item to ``value`` converted to the item type (C's
     conversion, numpy's unsafe cast for values in range, as pybuf.astype
     converts)."""
-    cdef View v = _view(x)
+    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
+    cdef _Item it = _read(x, shape, strides)
     cdef uint64_t item
-    _store(v.type, value, &item)
-    fill_items(v.ndim, v.shape, v.data, v.strides, <char *>&item, v.itemsize)
+    _store(it.type, value, &item)
+    fill_items(it.ndim, shape, it.data, strides, <char *>&item, it.itemsize)
 
 
 cdef inline void byteswap(view_t x) noexcept nogil:
     """Reverse the bytes of every item, in place (pybuf.byteswap)."""
-    cdef View v = _view(x)
-    byteswap_items(v.ndim, v.shape, v.data, v.strides, v.data, v.strides,
-                   v.itemsize, v.itemsize)
+    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
+    cdef _Item it = _read(x, shape, strides)
+    byteswap_items(it.ndim, shape, it.data, strides, it.data, strides,
+                   it.itemsize, it.itemsize)
 
 
-cdef inline void _extent(View *v, uintptr_t *lo, uintptr_t *hi) noexcept nogil:
+cdef inline void _extent(char *data, int ndim, const Py_ssize_t *shape,
+                         const Py_ssize_t *strides, Py_ssize_t itemsize,
+                         uintptr_t *lo, uintptr_t *hi) noexcept nogil:
     # the bytes [lo, hi) that a non-empty view's items span
     cdef int i
-    lo[0] = hi[0] = <uintptr_t>v.data
-    for i in range(v.ndim):
-        if v.strides[i] < 0:
-            lo[0] -= <uintptr_t>((v.shape[i] - 1) * -v.strides[i])
+    lo[0] = hi[0] = <uintptr_t>data
+    for i in range(ndim):
+        if strides[i] < 0:
+            lo[0] -= <uintptr_t>((shape[i] - 1) * -strides[i])
         else:
-            hi[0] += <uintptr_t>((v.shape[i] - 1) * v.strides[i])
-    hi[0] += <uintptr_t>v.itemsize
+            hi[0] += <uintptr_t>((shape[i] - 1) * strides[i])
+    hi[0] += <uintptr_t>itemsize
 
 
-cdef inline int _move(View *src, View *dst, bint same) noexcept nogil:
-    # copy (same) or convert src into dst, shapes checked; through a
-    # temporary copy of src when the two overlap (memmove's semantics)
+cdef inline int _move(_Item *src, Py_ssize_t *shape, Py_ssize_t *strides,
+                      View *dst) noexcept nogil:
+    # copy or convert src into dst (shapes checked): through a temporary
+    # copy of src when the two overlap (memmove's semantics)
     cdef uintptr_t slo, shi, dlo, dhi
-    cdef View tmp
+    cdef _Item tmp
+    cdef Py_ssize_t tstrides[MAX_TYPED_NDIM]
     cdef Py_ssize_t n = src.itemsize
     cdef int i, k
     for i in range(src.ndim):
-        n *= src.shape[i]
+        n *= shape[i]
     if n == 0:
         return 0
-    _extent(src, &slo, &shi)
-    _extent(dst, &dlo, &dhi)
+    _extent(src.data, src.ndim, shape, strides, src.itemsize, &slo, &shi)
+    _extent(dst.data, dst.ndim, dst.shape, dst.strides, dst.itemsize, &dlo,
+            &dhi)
     if slo < dhi and dlo < shi:
-        if same and src.data == dst.data and memcmp(
-                src.strides, dst.strides, src.ndim * sizeof(Py_ssize_t)) == 0:
+        if src.type == dst.type and src.data == dst.data and memcmp(
+                strides, dst.strides, src.ndim * sizeof(Py_ssize_t)) == 0:
             return 0                    # copying onto itself
         tmp = src[0]
         tmp.data = <char *>malloc(<size_t>n)
@@ -330,37 +362,51 @@ cdef inline int _move(View *src, View *dst, bint same) noexcept nogil:
             return -1
         n = src.itemsize
         for k in range(src.ndim - 1, -1, -1):   # C order
-            tmp.strides[k] = n
-            n *= src.shape[k]
-        copy_items(src.ndim, src.shape, src.data, src.strides, NULL,
-                   tmp.data, tmp.strides, src.itemsize)
-        i = _move(&tmp, dst, same)
+            tstrides[k] = n
+            n *= shape[k]
+        copy_items(src.ndim, shape, src.data, strides, NULL, tmp.data,
+                   tstrides, src.itemsize)
+        i = _move(&tmp, shape, tstrides, dst)
         free(tmp.data)
         return i
-    if same:
-        copy_items(src.ndim, src.shape, src.data, src.strides, NULL,
-                   dst.data, dst.strides, src.itemsize)
+    if src.type == dst.type:
+        copy_items(src.ndim, shape, src.data, strides, NULL, dst.data,
+                   dst.strides, src.itemsize)
     else:
-        convert_items(src.ndim, src.shape, src.data, src.strides, src.type,
-                      False, dst.data, dst.strides, dst.type, False)
+        convert_items(src.ndim, shape, src.data, strides, src.type, False,
+                      dst.data, dst.strides, dst.type, False)
     return 0
+
+
+cdef inline bint _fits(_Item *src, Py_ssize_t *shape, View *dst) noexcept nogil:
+    cdef int i
+    if src.ndim != dst.ndim:
+        return False
+    for i in range(src.ndim):
+        if shape[i] != dst.shape[i]:
+            return False
+    return True
 
 
 cdef inline int copy(const_view_t src, View dst) noexcept nogil:
     """dst[idx] = src[idx] (pybuf.copyto) for a ``dst = out(view)`` of the
     same item type and shape; -1 (nothing written) when they differ, or
     when src and dst overlap and no memory was left to stage src."""
-    cdef View s = _view(src)
-    if s.type != dst.type or not _same_shape(&s, &dst):
+    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
+    cdef _Item s = _read(src, shape, strides)
+    if s.type != dst.type or not _fits(&s, shape, &dst):
         return -1
-    return _move(&s, &dst, True)
+    return _move(&s, shape, strides, &dst)
 
 
 cdef inline int convert(const_view_t src, View dst) noexcept nogil:
     """dst[idx] = (dst's type) src[idx] for a ``dst = out(view)`` of the
     same shape and any item type: numpy's unsafe casting, as pybuf.astype
     and pybuf.copyto convert.  -1 as for copy."""
-    cdef View s = _view(src)
-    if not _same_shape(&s, &dst):
+    cdef Py_ssize_t shape[MAX_TYPED_NDIM]
+    cdef Py_ssize_t strides[MAX_TYPED_NDIM]
+    cdef _Item s = _read(src, shape, strides)
+    if not _fits(&s, shape, &dst):
         return -1
-    return _move(&s, &dst, s.type == dst.type)
+    return _move(&s, shape, strides, &dst)
