@@ -131,3 +131,26 @@ def test_buffer_is_a_collections_abc_buffer():
     assert issubclass(pybuf.Buffer, collections.abc.Buffer)
     assert isinstance(pybuf.zeros(2), collections.abc.Buffer)
     assert not isinstance({}, collections.abc.Buffer)
+
+
+def test_typing_extensions_buffer_at_run_time():
+    """typing_extensions.Buffer is collections.abc.Buffer from 3.12 on (a
+    Buffer is one by itself); before, pybuf does not import
+    typing_extensions to register, and the documented line does it."""
+    pytest.importorskip("typing_extensions", reason="pip install typing_extensions")
+    code = textwrap.dedent("""
+        import pybuf, typing_extensions as te
+        b = pybuf.zeros(2)
+        before = isinstance(b, te.Buffer)
+        te.Buffer.register(pybuf.Buffer)
+        print(before, isinstance(b, te.Buffer), isinstance({}, te.Buffer))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(sys.version_info >= (3, 12)), "True", "False"]
+    # pybuf itself never imports it
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, pybuf; print('typing_extensions' in sys.modules)"],
+        capture_output=True, text=True, cwd="/")
+    assert probe.stdout.strip() == "False", probe.stderr
