@@ -619,6 +619,12 @@ cdef int _reduce_operand(Operand *x, int op, Reduction *acc) except -1:
     cdef const char *p
     cdef int last
     _side(x, &side)
+    if side.direct:
+        # the C API's kernel (on two threads when large)
+        _ts = _unlock(x.nbytes >= NOGIL_BYTES)
+        reduce_items(op, x.ndim, x.shape, x.data, x.strides, side.type, acc)
+        _relock(_ts)
+        return 0
     K.loop_init(&L, x.ndim, x.shape, x.data, x.strides, x.itemsize,
                NULL, NULL, 0, True)
     if L.ndim == 0:
@@ -628,11 +634,6 @@ cdef int _reduce_operand(Operand *x, int op, Reduction *acc) except -1:
     n = L.shape[last]
     s = L.s0[last]
     _ts = _unlock(x.nbytes >= NOGIL_BYTES)
-    if side.direct:
-        # the C API's kernel (on two threads when large)
-        reduce_items(op, x.ndim, x.shape, x.data, x.strides, side.type, acc)
-        _relock(_ts)
-        return 0
     while True:
         for off in range(0, n, 512):      # 512 == CHUNK (range needs a literal step)
             c = CHUNK if n - off > CHUNK else n - off

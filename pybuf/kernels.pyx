@@ -1340,6 +1340,14 @@ cdef double dot_float64(const double *a, Py_ssize_t sa, const double *b,
     return acc.f
 
 
+cdef inline bint _aligned(Py_ssize_t x, Py_ssize_t size) noexcept nogil:
+    """x % size == 0, with a mask for the power-of-two sizes of every
+    aligned type (a division costs tens of cycles a call)."""
+    if size & (size - 1) == 0:
+        return x & (size - 1) == 0
+    return x % size == 0
+
+
 cdef void _side_of(int type, bint swapped, const char *data, int ndim,
                    const Py_ssize_t *shape, const Py_ssize_t *strides,
                    Side *side) noexcept nogil:
@@ -1357,9 +1365,9 @@ cdef void _side_of(int type, bint swapped, const char *data, int ndim,
     elif type == TYPE_LONGDOUBLE:
         side.type, side.storage = TYPE_FLOAT64, TYPE_LONGDOUBLE
     side.direct = size > 0 and not side.swapped and not side.storage and \
-        (<uintptr_t>data) % <uintptr_t>size == 0
+        _aligned(<Py_ssize_t>(<uintptr_t>data), size)
     for i in range(ndim):
-        if side.direct and shape[i] > 1 and strides[i] % size:
+        if side.direct and shape[i] > 1 and not _aligned(strides[i], size):
             side.direct = False
 
 
