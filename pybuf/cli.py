@@ -615,7 +615,7 @@ def build_parser():
         "same run.  Progress goes to stderr, the table to stdout.")
     bench.add_argument("--quick", action="store_true",
                        help="fewer repetitions and smaller sizes: a smoke "
-                       "run of under 30 seconds")
+                       "run of under a minute")
     bench.add_argument("--dir", metavar="FOLDER",
                        help="run the bench_*.py suites of this folder "
                        "instead of pybuf's own")

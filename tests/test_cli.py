@@ -219,7 +219,7 @@ def test_bench_from_the_installed_package(tmp_path):
 
 @pytest.mark.slow
 def test_bench_quick_every_suite(tmp_path):
-    """The whole quick run (meant to take well under 30 s), as a user
+    """The whole quick run (meant to take under a minute), as a user
     starts it: every suite runs, every row carries its baseline and ratio,
     and the plot is a PNG."""
     pytest.importorskip("numpy", reason="the benchmarks need numpy: pip install numpy")
